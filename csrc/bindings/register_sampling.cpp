@@ -1,0 +1,136 @@
+// Fill entry points: check the output array, reserve stream positions under the
+// state's lock, then run one dispatched kernel over threads with the GIL released.
+#include "pybind11.hpp"
+
+#include <memory>
+#include <string>
+
+#include "../dispatch.hpp"
+#include "../philox_state.hpp"
+#include "../thread_pool.hpp"
+#include "stream_lock.hpp"
+
+namespace reparam::bindings {
+namespace {
+
+enum class Kind { Normal, Uniform, Raw };
+
+// A writable, aligned, native-order array whose elements are contiguous in memory
+// (C or Fortran order): values are written in memory order.
+void* checked_buffer(const py::array& out, const py::dtype& expected, const char* what) {
+  if (!out.dtype().is(expected)) {
+    throw py::type_error(std::string(what) + " must have dtype " + std::string(py::str(expected)) + ", got " +
+                         std::string(py::str(out.dtype())));
+  }
+  const int flags = py::detail::array_proxy(out.ptr())->flags;
+  const bool contiguous = (flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) ||
+                          (flags & py::detail::npy_api::NPY_ARRAY_F_CONTIGUOUS_);
+  if (!contiguous || !(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_) ||
+      !(flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_)) {
+    throw py::value_error(std::string(what) + " must be contiguous, writable, aligned and in machine byte order");
+  }
+  return py::detail::array_proxy(out.ptr())->data;
+}
+
+template <class T, class Fn>
+void run_fill(const Reservation& r, std::size_t n, T* data, Fn kernel) {
+  py::gil_scoped_release nogil;  // the kernel touches only `data` and the reservation
+  parallel_ranges(n, [&](std::size_t off, std::size_t count) { kernel(r.sk, r.start + off, count, data + off); });
+}
+
+void fill(PhiloxState& state, py::array& out, Kind kind) {
+  const std::size_t n = std::size_t(out.size());
+  const KernelTable& k = active_kernels();
+  const py::dtype dt = out.dtype();
+  if (kind == Kind::Raw) {
+    auto* data = static_cast<std::uint32_t*>(checked_buffer(out, py::dtype::of<std::uint32_t>(), "out"));
+    Reservation r;
+    {
+      HeldLock hold(state.mutex());
+      r = state.reserve(n, 1);
+    }
+    run_fill(r, n, data, k.fill_raw);
+    return;
+  }
+  if (dt.is(py::dtype::of<float>())) {
+    auto* data = static_cast<float*>(checked_buffer(out, dt, "out"));
+    Reservation r;
+    {
+      HeldLock hold(state.mutex());
+      r = state.reserve(n, 1);
+    }
+    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f32 : k.fill_uniform_f32);
+  } else if (dt.is(py::dtype::of<double>())) {
+    auto* data = static_cast<double*>(checked_buffer(out, dt, "out"));
+    Reservation r;
+    {
+      HeldLock hold(state.mutex());
+      r = state.reserve(n, 2);
+    }
+    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f64 : k.fill_uniform_f64);
+  } else {
+    throw py::type_error("out must have dtype float32 or float64, got " + std::string(py::str(dt)));
+  }
+}
+
+// Values at explicit positions of a stream, with no state: for tests and for chunked
+// (Dask) generation. start counts words (float32, raw) or 64-bit slots (float64) from
+// the block with counter (ctr_lo, ctr_hi).
+void stream_fill(const std::string& kind, std::uint64_t key, std::uint64_t ctr_lo, std::uint64_t ctr_hi,
+                 std::uint64_t start, py::array& out) {
+  Reservation r;
+  r.sk = StreamKey{{std::uint32_t(key), std::uint32_t(key >> 32)},
+                   Counter128{{std::uint32_t(ctr_lo), std::uint32_t(ctr_lo >> 32), std::uint32_t(ctr_hi),
+                               std::uint32_t(ctr_hi >> 32)}}};
+  r.start = start;
+  const KernelTable& k = active_kernels();
+  const std::size_t n = std::size_t(out.size());
+  const py::dtype dt = out.dtype();
+  if (kind == "raw") {
+    run_fill(r, n, static_cast<std::uint32_t*>(checked_buffer(out, py::dtype::of<std::uint32_t>(), "out")),
+             k.fill_raw);
+  } else if (kind == "normal" || kind == "uniform") {
+    const bool normal = kind == "normal";
+    if (dt.is(py::dtype::of<float>())) {
+      run_fill(r, n, static_cast<float*>(checked_buffer(out, dt, "out")),
+               normal ? k.fill_normal_f32 : k.fill_uniform_f32);
+    } else {
+      run_fill(r, n, static_cast<double*>(checked_buffer(out, py::dtype::of<double>(), "out")),
+               normal ? k.fill_normal_f64 : k.fill_uniform_f64);
+    }
+  } else {
+    throw py::value_error("kind must be 'normal', 'uniform' or 'raw', got '" + kind + "'");
+  }
+}
+
+}  // namespace
+
+void register_sampling(py::module_& m) {
+  m.def("fill_normal", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Normal); }, py::arg("state"),
+        py::arg("out"));
+  m.def("fill_uniform", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Uniform); }, py::arg("state"),
+        py::arg("out"));
+  m.def("fill_raw", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Raw); }, py::arg("state"),
+        py::arg("out"));
+  // One float64 normal as a Python float, without an array: the size=None fast path.
+  m.def("normal_scalar", [](PhiloxState& s, bool single) -> double {
+    Reservation r;
+    {
+      HeldLock hold(s.mutex());
+      r = s.reserve(1, single ? 1 : 2);
+    }
+    const KernelTable& k = active_kernels();
+    if (single) {
+      float v;
+      k.fill_normal_f32(r.sk, r.start, 1, &v);
+      return v;
+    }
+    double v;
+    k.fill_normal_f64(r.sk, r.start, 1, &v);
+    return v;
+  }, py::arg("state"), py::arg("single") = false);
+  m.def("stream_fill", &stream_fill, py::arg("kind"), py::arg("key"), py::arg("ctr_lo"), py::arg("ctr_hi"),
+        py::arg("start"), py::arg("out"));
+}
+
+}  // namespace reparam::bindings

@@ -1,0 +1,32 @@
+// The ISA-free interface between the dispatcher and the per-target kernels. Every
+// kernel computes positions [start, start + n) of the stream of `sk` and knows nothing
+// of Python: pointers and counts in, values out.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "philox4x32.hpp"
+
+namespace reparam {
+
+struct KernelTable {
+  const char* name;
+  // 32-bit words; position p is word p.
+  void (*fill_raw)(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint32_t* out);
+  // float32 values; position p uses word p (normals: words 2*(p/2) and 2*(p/2)+1).
+  void (*fill_normal_f32)(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out);
+  void (*fill_uniform_f32)(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out);
+  // float64 values; position s is the 64-bit slot of words 2s and 2s+1.
+  void (*fill_normal_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out);
+  void (*fill_uniform_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out);
+};
+
+// One table per compiled target; nullptr for targets this build does not have.
+const KernelTable* kernels_scalar();
+const KernelTable* kernels_sse2();
+const KernelTable* kernels_avx2();
+const KernelTable* kernels_avx512();
+const KernelTable* kernels_neon();
+
+}  // namespace reparam

@@ -1,0 +1,268 @@
+"""The NumPy-compatible Generator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._philox import Philox, _normalize_size
+
+__all__ = ["Generator", "default_rng"]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_F64 = np.dtype(np.float64)
+
+
+def _float_dtype(dtype: Any, method: str) -> np.dtype[Any]:
+    dt = np.dtype(dtype)
+    if dt not in _FLOAT_DTYPES or not dt.isnative:
+        raise TypeError(f"Unsupported dtype {dt!r} for {method}")
+    return dt
+
+
+def _check_out(out: Any, dt: np.dtype[Any], size: Any) -> np.ndarray[Any, Any]:
+    """Validate `out` as numpy.random.Generator does, before anything is written."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    f = out.flags
+    if not ((f.c_contiguous or f.f_contiguous) and f.writeable and f.aligned
+            and out.dtype.isnative):
+        raise ValueError(
+            "Supplied output array must be contiguous, writable, aligned, and in "
+            "machine byte-order."
+        )
+    if out.dtype != dt:
+        raise TypeError(
+            f"Supplied output array has the wrong type. Expected {dt}, got {out.dtype}"
+        )
+    if size is not None and _normalize_size(size) != out.shape:
+        raise ValueError("size must match out.shape when used together")
+    return out
+
+
+class Generator:
+    """Generator(bit_generator)
+
+    Normal and uniform variates from a :class:`Philox` stream, with the
+    signatures, broadcasting, return types and exceptions of
+    ``numpy.random.Generator``.
+
+    Every value is a function of the key and its position in the stream alone:
+    drawing ``n`` then ``m`` values of one dtype gives the values of one draw of
+    ``n + m``, on every SIMD path and thread count (see README, "The stream
+    contract").
+
+    Parameters
+    ----------
+    bit_generator : Philox
+        The stream to draw from; it is shared, not copied.
+    """
+
+    def __init__(self, bit_generator: Philox) -> None:
+        if not isinstance(bit_generator, Philox):
+            raise TypeError(
+                "bit_generator must be a reparam.Philox, got "
+                f"{type(bit_generator).__name__}"
+            )
+        self._bit_generator = bit_generator
+        self._state = bit_generator._state
+
+    @property
+    def bit_generator(self) -> Philox:
+        """The Philox bit generator this Generator draws from."""
+        return self._bit_generator
+
+    def spawn(self, n_children: int) -> list[Generator]:
+        """spawn(n_children)
+
+        Independent child Generators, from the bit generator's SeedSequence.
+        """
+        return [Generator(b) for b in self._bit_generator.spawn(n_children)]
+
+    def __repr__(self) -> str:
+        return f"Generator(Philox) at {id(self):#x}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Generator, (self._bit_generator,))
+
+    # -------------------------------------------------------------------------------
+    def standard_normal(
+        self,
+        size: int | tuple[int, ...] | None = None,
+        dtype: Any = np.float64,
+        out: np.ndarray[Any, Any] | None = None,
+    ) -> Any:
+        """standard_normal(size=None, dtype=np.float64, out=None)
+
+        Draw samples from the standard normal distribution N(0, 1).
+
+        Parameters
+        ----------
+        size : int or tuple of ints, optional
+            Output shape. None (the default) returns a single value, unless `out`
+            is given.
+        dtype : dtype, optional
+            np.float64 (default) or np.float32.
+        out : ndarray, optional
+            Contiguous, writable, native-order array of `dtype` to fill; its shape
+            must equal `size` when both are given.
+
+        Returns
+        -------
+        float or ndarray
+            A Python float when `size` and `out` are None, else the array.
+
+        Notes
+        -----
+        Box-Muller on Philox words: float32 reaches |z| = 6.66, float64 9.42; no
+        value is NaN or infinite. The exact transform is in README.
+        """
+        if out is None and size is None:
+            if dtype is np.float64 or dtype is float:
+                return _core.normal_scalar(self._state, False)
+            dt = _float_dtype(dtype, "standard_normal")
+            return _core.normal_scalar(self._state, dt == np.float32)
+        dt = _float_dtype(dtype, "standard_normal")
+        if out is None:
+            out = np.empty(_normalize_size(size), dt)
+        else:
+            _check_out(out, dt, size)
+        _core.fill_normal(self._state, out)
+        return out
+
+    def random(
+        self,
+        size: int | tuple[int, ...] | None = None,
+        dtype: Any = np.float64,
+        out: np.ndarray[Any, Any] | None = None,
+    ) -> Any:
+        """random(size=None, dtype=np.float64, out=None)
+
+        Return random floats in the half-open interval [0.0, 1.0).
+
+        float64 values are ``(hi * 2**21 + (lo >> 11)) / 2**53`` from two words
+        (``lo`` first); float32 values ``(w >> 8) / 2**24`` from one word.
+
+        Parameters
+        ----------
+        size : int or tuple of ints, optional
+            Output shape; None returns a single Python float.
+        dtype : dtype, optional
+            np.float64 (default) or np.float32.
+        out : ndarray, optional
+            Array to fill, as in `standard_normal`.
+
+        Returns
+        -------
+        float or ndarray
+        """
+        dt = _float_dtype(dtype, "random")
+        if out is None:
+            arr = np.empty(() if size is None else _normalize_size(size), dt)
+            _core.fill_uniform(self._state, arr)
+            return float(arr[()]) if size is None else arr
+        _check_out(out, dt, size)
+        _core.fill_uniform(self._state, out)
+        return out
+
+    def normal(
+        self,
+        loc: Any = 0.0,
+        scale: Any = 1.0,
+        size: int | tuple[int, ...] | None = None,
+        *,
+        dtype: Any = np.float64,
+        out: np.ndarray[Any, Any] | None = None,
+    ) -> Any:
+        """normal(loc=0.0, scale=1.0, size=None, *, dtype=np.float64, out=None)
+
+        Draw samples from the normal distribution N(loc, scale**2).
+
+        ``z = loc + scale * eps`` with ``eps`` the values `standard_normal` would
+        have returned for the same shape and dtype.
+
+        Parameters
+        ----------
+        loc : float or array_like of floats
+            Mean.
+        scale : float or array_like of floats
+            Standard deviation; must be non-negative.
+        size : int or tuple of ints, optional
+            Output shape. If None, the broadcast shape of `loc` and `scale`.
+        dtype : dtype, optional, keyword-only
+            np.float64 (default) or np.float32 (computed in float32).
+        out : ndarray, optional, keyword-only
+            Array to fill, as in `standard_normal`.
+
+        Returns
+        -------
+        float or ndarray
+            A Python float when `loc` and `scale` are scalars and `size` and `out`
+            are None.
+
+        Raises
+        ------
+        ValueError
+            If `scale` has a negative element, or the shapes do not broadcast to
+            `size`.
+        """
+        dt = _float_dtype(dtype, "normal")
+        loc_a = np.asarray(loc, dtype=_F64)
+        scale_a = np.asarray(scale, dtype=_F64)
+        if np.any(scale_a < 0):
+            bad = np.flatnonzero(scale_a.ravel() < 0)[0]
+            raise ValueError(
+                f"scale < 0: scale must be non-negative, got {scale_a.ravel()[bad]} "
+                f"at flat index {bad}"
+            )
+        bshape = np.broadcast_shapes(loc_a.shape, scale_a.shape)
+        if size is not None:
+            shape = _normalize_size(size)
+            if np.broadcast_shapes(bshape, shape) != shape:
+                raise ValueError(
+                    "shape mismatch: objects cannot be broadcast to a single shape: "
+                    f"loc {loc_a.shape}, scale {scale_a.shape}, size {shape}"
+                )
+        elif out is not None:
+            shape = out.shape
+            if np.broadcast_shapes(bshape, shape) != shape:
+                raise ValueError(
+                    f"out has shape {shape}; loc {loc_a.shape} and scale "
+                    f"{scale_a.shape} must broadcast to it"
+                )
+        else:
+            shape = bshape
+        if out is None:
+            res = np.empty(shape, dt)
+        else:
+            res = _check_out(out, dt, size)
+        _core.fill_normal(self._state, res)
+        np.multiply(res, scale_a.astype(dt, copy=False), out=res)
+        np.add(res, loc_a.astype(dt, copy=False), out=res)
+        if size is None and out is None and res.ndim == 0:
+            return float(res)
+        return res
+
+
+def default_rng(seed: Any = None) -> Generator:
+    """default_rng(seed=None)
+
+    A Generator on a new :class:`Philox` stream.
+
+    Parameters
+    ----------
+    seed : None, int, numpy.random.SeedSequence, Philox or Generator, optional
+        Passed to ``Philox(seed)``; a Philox is wrapped, and a Generator is
+        returned unchanged (as ``numpy.random.default_rng`` does).
+
+    Returns
+    -------
+    Generator
+    """
+    if isinstance(seed, Generator):
+        return seed
+    if isinstance(seed, Philox):
+        return Generator(seed)
+    return Generator(Philox(seed))

@@ -1,0 +1,245 @@
+"""The Philox4x32-10 bit generator."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["Philox"]
+
+_MASK64 = (1 << 64) - 1
+_MASK128 = (1 << 128) - 1
+
+
+def _as_int(value: Any, name: str, bits: int) -> int:
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an integer, got {type(value).__name__}"
+        ) from None
+    if not 0 <= v < (1 << bits):
+        raise ValueError(f"{name} must be in [0, 2**{bits}), got {v}")
+    return v
+
+
+class Philox:
+    """Philox(seed=None, *, key=None, counter=None)
+
+    Counter-based Philox4x32-10 bit generator (Salmon et al., SC11).
+
+    Word ``p`` of the stream (``p = 0, 1, ...``) is word ``p % 4`` of the block
+    ``philox4x32_10(counter + 1 + p // 4, key)``; the 128-bit counter wraps at
+    ``2**128``. This is the raw stream of ``randomgen.Philox(number=4, width=32,
+    key=key, counter=counter)``.
+
+    Parameters
+    ----------
+    seed : None, int or numpy.random.SeedSequence, optional
+        Entropy from which the 64-bit key is derived as NumPy derives state:
+        ``SeedSequence(seed).generate_state(2, np.uint32)`` gives key words 0 and 1.
+        ``None`` draws fresh entropy from the operating system.
+    key : int, optional
+        The key itself, ``0 <= key < 2**64`` (word 0 = low 32 bits). Cannot be
+        combined with `seed`.
+    counter : int, optional
+        Initial counter, ``0 <= counter < 2**128`` (word 0 = lowest). Default 0.
+
+    Notes
+    -----
+    ``lock`` is held while positions of the stream are reserved; it is the lock
+    ``numpy.random.Generator`` uses when driven by this bit generator, so
+    ``np.random.Generator(Philox(0))`` draws NumPy's distributions from this stream
+    (``next_uint64`` joins two words, low word first).
+    """
+
+    def __init__(
+        self,
+        seed: None | int | np.random.SeedSequence = None,
+        *,
+        key: int | None = None,
+        counter: int | None = None,
+    ) -> None:
+        if key is not None and seed is not None:
+            raise ValueError("seed and key cannot be both used")
+        self._seed_seq: np.random.SeedSequence | None
+        if key is None:
+            if isinstance(seed, np.random.SeedSequence):
+                seed_seq = seed
+            elif isinstance(seed, np.random.BitGenerator | np.random.Generator):
+                raise TypeError(
+                    "seed must be None, an int or a numpy.random.SeedSequence, got "
+                    f"{type(seed).__name__}"
+                )
+            else:
+                seed_seq = np.random.SeedSequence(seed)
+            self._seed_seq = seed_seq
+            words = seed_seq.generate_state(2, np.uint32)
+            key_int = int(words[0]) | (int(words[1]) << 32)
+        else:
+            self._seed_seq = None
+            key_int = _as_int(key, "key", 64)
+        ctr = 0 if counter is None else _as_int(counter, "counter", 128)
+        nxt = (ctr + 1) & _MASK128
+        self._state = _core.PhiloxState(key_int, nxt & _MASK64, nxt >> 64, 0)
+        self.lock = self._state.make_lock()
+        self._capsule = self._state.capsule()
+
+    # -- NumPy bit generator protocol -------------------------------------------------
+    @property
+    def capsule(self) -> Any:
+        """PyCapsule named "BitGenerator" with NumPy's ``bitgen_t`` interface."""
+        return self._capsule
+
+    @property
+    def seed_seq(self) -> np.random.SeedSequence | None:
+        """The SeedSequence the key came from (None when a key was given)."""
+        return self._seed_seq
+
+    # -- state --------------------------------------------------------------------
+    @property
+    def state(self) -> dict[str, Any]:
+        """Get or set the state as a dict.
+
+        ``{"bit_generator": "Philox", "state": {"key": k, "counter": c},
+        "buffer_pos": b}``: the next word is word ``b`` (0 to 3) of block
+        ``counter + 1``, as in randomgen.
+        """
+        key, lo, hi, word = self._state.get()
+        nxt = (hi << 64) | lo
+        return {
+            "bit_generator": "Philox",
+            "state": {"key": key, "counter": (nxt - 1) & _MASK128},
+            "buffer_pos": word,
+        }
+
+    @state.setter
+    def state(self, value: dict[str, Any]) -> None:
+        if not isinstance(value, dict):
+            raise TypeError(f"state must be a dict, got {type(value).__name__}")
+        if value.get("bit_generator") != "Philox":
+            raise ValueError(
+                "state must be for a Philox bit generator, got "
+                f"{value.get('bit_generator')!r}"
+            )
+        try:
+            inner = value["state"]
+            key = _as_int(inner["key"], "state['state']['key']", 64)
+            ctr = _as_int(inner["counter"], "state['state']['counter']", 128)
+            word = _as_int(value.get("buffer_pos", 0), "state['buffer_pos']", 2)
+        except KeyError as exc:
+            raise ValueError(f"state is missing the entry {exc}") from None
+        nxt = (ctr + 1) & _MASK128
+        self._state.set(key, nxt & _MASK64, nxt >> 64, word)
+
+    def _position(self) -> tuple[int, int, int]:
+        key, lo, hi, word = self._state.get()
+        return key, (hi << 64) | lo, word
+
+    def advance(self, delta: int) -> Philox:
+        """advance(delta)
+
+        Advance the stream by `delta` 32-bit words, as if `delta` words had been
+        drawn with `random_raw` (``0 <= delta``; the counter wraps at ``2**128``
+        blocks). Returns self.
+        """
+        d = operator.index(delta)
+        if d < 0:
+            raise ValueError(f"delta must be non-negative, got {d}")
+        with self.lock:
+            key, lo, hi, word = self._state.get_unlocked()
+            total = word + d
+            nxt = (((hi << 64) | lo) + total // 4) & _MASK128
+            self._state.set_unlocked(key, nxt & _MASK64, nxt >> 64, total % 4)
+        return self
+
+    def jumped(self, jumps: int = 1) -> Philox:
+        """jumped(jumps=1)
+
+        A new Philox with the same key whose position is ``jumps * 2**64`` blocks
+        (``2**66`` words) ahead of this one; this one is not changed.
+        """
+        j = operator.index(jumps)
+        if j < 0:
+            raise ValueError(f"jumps must be non-negative, got {j}")
+        key, nxt, word = self._position()
+        new = Philox(key=key, counter=(nxt - 1 + (j << 64)) & _MASK128)
+        new._state.set(*new._state.get()[:3], word)
+        return new
+
+    def spawn(self, n_children: int) -> list[Philox]:
+        """spawn(n_children)
+
+        Independent child bit generators from ``seed_seq.spawn(n_children)``.
+        Raises TypeError when this generator was made from a key (no SeedSequence).
+        """
+        if self._seed_seq is None:
+            raise TypeError(
+                "spawn needs a SeedSequence: this Philox was created from a key; "
+                "create it from a seed to spawn children"
+            )
+        return [Philox(s) for s in self._seed_seq.spawn(n_children)]
+
+    def random_raw(self, size: int | tuple[int, ...] | None = None, output: bool = True) -> Any:
+        """random_raw(size=None, output=True)
+
+        The next raw 32-bit words of the stream.
+
+        Returns a Python int when `size` is None, else an array of np.uint32 of
+        shape `size`; None when `output` is False (the words are skipped).
+        """
+        if size is None:
+            out = np.empty(1, np.uint32)
+            _core.fill_raw(self._state, out)
+            return int(out[0]) if output else None
+        shape = _normalize_size(size)
+        out = np.empty(shape, np.uint32)
+        _core.fill_raw(self._state, out)
+        return out if output else None
+
+    # -- pickling and repr ------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {"state": self.state, "seed_seq": self._seed_seq}
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        st = d["state"]
+        self.__init__(key=st["state"]["key"], counter=st["state"]["counter"])  # type: ignore[misc]
+        self.state = st
+        self._seed_seq = d["seed_seq"]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_philox, (self.__getstate__(),))
+
+    def __repr__(self) -> str:
+        st = self.state
+        return (
+            f"Philox(key={st['state']['key']:#x}, counter={st['state']['counter']:#x}, "
+            f"buffer_pos={st['buffer_pos']})"
+        )
+
+
+def _restore_philox(d: dict[str, Any]) -> Philox:
+    p = Philox.__new__(Philox)
+    p.__setstate__(d)
+    return p
+
+
+def _normalize_size(size: Any) -> tuple[int, ...]:
+    """Turn an int or a sequence of ints into a shape tuple, as NumPy does."""
+    try:
+        dims = (operator.index(size),)
+    except TypeError:
+        try:
+            dims = tuple(operator.index(d) for d in size)
+        except TypeError:
+            raise TypeError(
+                f"size must be None, an int or a tuple of ints, got {size!r}"
+            ) from None
+    for d in dims:
+        if d < 0:
+            raise ValueError(f"negative dimensions are not allowed, got size {size!r}")
+    return dims
