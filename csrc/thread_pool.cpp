@@ -11,6 +11,9 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <immintrin.h>
+#endif
 
 namespace reparam {
 
@@ -27,6 +30,16 @@ int available_cores() {
 }
 
 namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(_M_X64) || defined(_M_IX86)
+  _mm_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
 
 class Pool {
  public:
@@ -85,10 +98,14 @@ class Pool {
       const std::function<void(std::size_t)>* task;
       std::size_t n_tasks;
       {
+        // Poll a little before sleeping: calls often come back to back, and waking a
+        // sleeping thread costs tens of microseconds.
+        for (int spin = 0; spin < kSpins && generation_.load(std::memory_order_acquire) == seen; ++spin)
+          cpu_relax();
         std::unique_lock<std::mutex> lk(mutex_);
-        wake_.wait(lk, [&] { return stopping_ || generation_ != seen; });
+        wake_.wait(lk, [&] { return stopping_ || generation_.load() != seen; });
         if (stopping_) return;
-        seen = generation_;
+        seen = generation_.load();
         if (task_ == nullptr) continue;  // woke after that call had finished
         task = task_;
         n_tasks = n_tasks_;
@@ -120,7 +137,8 @@ class Pool {
   std::atomic<std::size_t> next_{0};
   std::size_t pending_ = 0;
   int active_ = 0;  // workers inside drain()
-  std::uint64_t generation_ = 0;
+  std::atomic<std::uint64_t> generation_{0};
+  static constexpr int kSpins = 20000;
   bool stopping_ = false;
   int threads_ = 1;
 };

@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "../dispatch.hpp"
 #include "../philox_state.hpp"
@@ -32,42 +34,49 @@ void* checked_buffer(const py::array& out, const py::dtype& expected, const char
   return py::detail::array_proxy(out.ptr())->data;
 }
 
+// Below this many values the kernel takes less time than releasing and re-taking
+// the GIL, and nothing could run meanwhile anyway; at and above it the GIL is released.
+constexpr std::size_t kReleaseGilAt = 256;
+
 template <class T, class Fn>
 void run_fill(const Reservation& r, std::size_t n, T* data, Fn kernel) {
+  if (n < kReleaseGilAt) {
+    kernel(r.sk, r.start, n, data);
+    return;
+  }
   py::gil_scoped_release nogil;  // the kernel touches only `data` and the reservation
   parallel_ranges(n, [&](std::size_t off, std::size_t count) { kernel(r.sk, r.start + off, count, data + off); });
 }
 
+// Reserve n values of T (float32 and raw words: one word each; float64: one 64-bit
+// slot each) and fill them.
+template <class T>
+void fill_typed(PhiloxState& state, T* data, std::size_t n, Kind kind) {
+  const KernelTable& k = active_kernels();
+  Reservation r;
+  {
+    HeldLock hold(state.mutex());
+    r = state.reserve(n, sizeof(T) == 8 ? 2 : 1);
+  }
+  if constexpr (std::is_same_v<T, std::uint32_t>) {
+    run_fill(r, n, data, k.fill_raw);
+  } else if constexpr (std::is_same_v<T, float>) {
+    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f32 : k.fill_uniform_f32);
+  } else {
+    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f64 : k.fill_uniform_f64);
+  }
+}
+
 void fill(PhiloxState& state, py::array& out, Kind kind) {
   const std::size_t n = std::size_t(out.size());
-  const KernelTable& k = active_kernels();
   const py::dtype dt = out.dtype();
   if (kind == Kind::Raw) {
-    auto* data = static_cast<std::uint32_t*>(checked_buffer(out, py::dtype::of<std::uint32_t>(), "out"));
-    Reservation r;
-    {
-      HeldLock hold(state.mutex());
-      r = state.reserve(n, 1);
-    }
-    run_fill(r, n, data, k.fill_raw);
-    return;
-  }
-  if (dt.is(py::dtype::of<float>())) {
-    auto* data = static_cast<float*>(checked_buffer(out, dt, "out"));
-    Reservation r;
-    {
-      HeldLock hold(state.mutex());
-      r = state.reserve(n, 1);
-    }
-    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f32 : k.fill_uniform_f32);
+    fill_typed(state, static_cast<std::uint32_t*>(checked_buffer(out, py::dtype::of<std::uint32_t>(), "out")), n,
+               kind);
+  } else if (dt.is(py::dtype::of<float>())) {
+    fill_typed(state, static_cast<float*>(checked_buffer(out, dt, "out")), n, kind);
   } else if (dt.is(py::dtype::of<double>())) {
-    auto* data = static_cast<double*>(checked_buffer(out, dt, "out"));
-    Reservation r;
-    {
-      HeldLock hold(state.mutex());
-      r = state.reserve(n, 2);
-    }
-    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f64 : k.fill_uniform_f64);
+    fill_typed(state, static_cast<double*>(checked_buffer(out, dt, "out")), n, kind);
   } else {
     throw py::type_error("out must have dtype float32 or float64, got " + std::string(py::str(dt)));
   }
@@ -103,6 +112,23 @@ void stream_fill(const std::string& kind, std::uint64_t key, std::uint64_t ctr_l
   }
 }
 
+// A new array of `shape` (a tuple of non-negative ints, already validated by the
+// Python layer) filled by `kind`: one call instead of np.empty plus a fill, which
+// matters for small draws.
+py::array sample_new(PhiloxState& state, const py::tuple& shape, Kind kind, bool single) {
+  std::vector<py::ssize_t> dims;
+  dims.reserve(shape.size());
+  for (const py::handle& d : shape) dims.push_back(d.cast<py::ssize_t>());
+  if (single) {
+    py::array_t<float> out(dims);
+    fill_typed(state, out.mutable_data(), std::size_t(out.size()), kind);
+    return std::move(out);
+  }
+  py::array_t<double> out(dims);
+  fill_typed(state, out.mutable_data(), std::size_t(out.size()), kind);
+  return std::move(out);
+}
+
 }  // namespace
 
 void register_sampling(py::module_& m) {
@@ -114,21 +140,21 @@ void register_sampling(py::module_& m) {
         py::arg("out"));
   // One float64 normal as a Python float, without an array: the size=None fast path.
   m.def("normal_scalar", [](PhiloxState& s, bool single) -> double {
-    Reservation r;
-    {
-      HeldLock hold(s.mutex());
-      r = s.reserve(1, single ? 1 : 2);
-    }
-    const KernelTable& k = active_kernels();
     if (single) {
       float v;
-      k.fill_normal_f32(r.sk, r.start, 1, &v);
+      fill_typed(s, &v, 1, Kind::Normal);
       return v;
     }
     double v;
-    k.fill_normal_f64(r.sk, r.start, 1, &v);
+    fill_typed(s, &v, 1, Kind::Normal);
     return v;
   }, py::arg("state"), py::arg("single") = false);
+  m.def("normal_new", [](PhiloxState& s, const py::tuple& shape, bool single) {
+    return sample_new(s, shape, Kind::Normal, single);
+  }, py::arg("state"), py::arg("shape"), py::arg("single"));
+  m.def("uniform_new", [](PhiloxState& s, const py::tuple& shape, bool single) {
+    return sample_new(s, shape, Kind::Uniform, single);
+  }, py::arg("state"), py::arg("shape"), py::arg("single"));
   m.def("stream_fill", &stream_fill, py::arg("kind"), py::arg("key"), py::arg("ctr_lo"), py::arg("ctr_hi"),
         py::arg("start"), py::arg("out"));
 }

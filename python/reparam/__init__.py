@@ -7,7 +7,7 @@ value is a function of (key, position) alone, behind a NumPy-compatible API.
 from __future__ import annotations
 
 try:
-    from . import _core
+    from . import _core  # noqa: F401  (fail early, with instructions)
 except ImportError as exc:  # pragma: no cover - only without a build
     raise ImportError(
         "reparam's compiled core (reparam._core) could not be imported. Install the "

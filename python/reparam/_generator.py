@@ -13,10 +13,23 @@ __all__ = ["Generator", "default_rng"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+
+
+# The common spellings, looked up before np.dtype() to keep small draws cheap.
+_DTYPE_CACHE: dict[Any, np.dtype[Any]] = {
+    spelling: np.dtype(spelling)
+    for spelling in (np.float64, np.float32, float, "f8", "f4", "d", "f", "float64",
+                     "float32", np.dtype(np.float64), np.dtype(np.float32))
+}
 
 
 def _float_dtype(dtype: Any, method: str) -> np.dtype[Any]:
-    dt = np.dtype(dtype)
+    try:
+        return _DTYPE_CACHE[dtype]
+    except (KeyError, TypeError):
+        pass
+    dt: np.dtype[Any] = np.dtype(dtype)
     if dt not in _FLOAT_DTYPES or not dt.isnative:
         raise TypeError(f"Unsupported dtype {dt!r} for {method}")
     return dt
@@ -126,9 +139,9 @@ class Generator:
             return _core.normal_scalar(self._state, dt == np.float32)
         dt = _float_dtype(dtype, "standard_normal")
         if out is None:
-            out = np.empty(_normalize_size(size), dt)
-        else:
-            _check_out(out, dt, size)
+            shape = (size,) if type(size) is int and size >= 0 else _normalize_size(size)
+            return _core.normal_new(self._state, shape, dt.itemsize == 4)
+        _check_out(out, dt, size)
         _core.fill_normal(self._state, out)
         return out
 
@@ -160,9 +173,10 @@ class Generator:
         """
         dt = _float_dtype(dtype, "random")
         if out is None:
-            arr = np.empty(() if size is None else _normalize_size(size), dt)
-            _core.fill_uniform(self._state, arr)
-            return float(arr[()]) if size is None else arr
+            if size is None:
+                return float(_core.uniform_new(self._state, (), dt.itemsize == 4)[()])
+            shape = (size,) if type(size) is int and size >= 0 else _normalize_size(size)
+            return _core.uniform_new(self._state, shape, dt.itemsize == 4)
         _check_out(out, dt, size)
         _core.fill_uniform(self._state, out)
         return out

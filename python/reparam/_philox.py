@@ -59,7 +59,7 @@ class Philox:
 
     def __init__(
         self,
-        seed: None | int | np.random.SeedSequence = None,
+        seed: int | np.random.SeedSequence | None = None,
         *,
         key: int | None = None,
         counter: int | None = None,
@@ -230,6 +230,7 @@ def _restore_philox(d: dict[str, Any]) -> Philox:
 
 def _normalize_size(size: Any) -> tuple[int, ...]:
     """Turn an int or a sequence of ints into a shape tuple, as NumPy does."""
+    dims: tuple[int, ...]
     try:
         dims = (operator.index(size),)
     except TypeError:
