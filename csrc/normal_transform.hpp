@@ -9,7 +9,8 @@
 //         to 1 loses no accuracy; r = sqrt(-2 L).
 // angle:  theta = 2 pi u2; the top 3 bits pick the octant, the rest an odd-centred
 //         fraction y of it (exact in the float type); sin and cos of pi/4 * y by
-//         Taylor polynomials, then rotated into the octant with sign flips and swaps.
+//         fitted polynomials (tools/gen_transform_constants.py), then rotated into
+//         the octant with sign flips and swaps.
 #pragma once
 
 #include "transform_constants.hpp"
@@ -18,17 +19,21 @@
 
 namespace c = ::reparam::constants;
 
+// p[0] + x (p[1] + x (p[2] + ...)), evaluated as written (Horner, no FMA).
+template <class V, class T, std::size_t K>
+inline V horner(V x, const T (&p)[K], V (*splat)(T)) {
+  V acc = splat(p[K - 1]);
+  for (std::size_t k = K - 1; k-- > 0;) acc = add(splat(p[k]), mul(x, acc));
+  return acc;
+}
+
 // ---------------------------------------------------------------- float32
 
 // log(2**e * (1 + f)) for f in [sqrt(1/2) - 1, sqrt(2) - 1], e integral.
 inline F32 log_reduced(F32 e, F32 f) {
   const F32 s = div(f, add(set1_f32(2.0f), f));
   const F32 z = mul(s, s);
-  F32 R = set1_f32(c::kLogRF32[3]);
-  R = add(set1_f32(c::kLogRF32[2]), mul(z, R));
-  R = add(set1_f32(c::kLogRF32[1]), mul(z, R));
-  R = add(set1_f32(c::kLogRF32[0]), mul(z, R));
-  R = mul(z, R);
+  const F32 R = mul(z, horner(z, c::kLogRF32, set1_f32));
   const F32 hfsq = mul(set1_f32(0.5f), mul(f, f));
   const F32 tail = add(mul(s, add(hfsq, R)), mul(e, set1_f32(c::kLn2LoF32)));
   return sub(mul(e, set1_f32(c::kLn2HiF32)), sub(sub(hfsq, tail), f));
@@ -63,17 +68,8 @@ inline void cos_sin_f32(U32 w, F32& cos_out, F32& sin_out) {
   const U32 a = select(odd, sub(set1_u32(1u << 24), a0), a0);          // odd, < 2**24
   const F32 y = mul(to_f32(a), set1_f32(0x1p-24f));                    // exact, (0, 1)
   const F32 y2 = mul(y, y);
-  F32 S = set1_f32(c::kSinF32[4]);
-  S = add(set1_f32(c::kSinF32[3]), mul(y2, S));
-  S = add(set1_f32(c::kSinF32[2]), mul(y2, S));
-  S = add(set1_f32(c::kSinF32[1]), mul(y2, S));
-  S = mul(y, add(set1_f32(c::kSinF32[0]), mul(y2, S)));
-  F32 C = set1_f32(c::kCosF32[4]);
-  C = add(set1_f32(c::kCosF32[3]), mul(y2, C));
-  C = add(set1_f32(c::kCosF32[2]), mul(y2, C));
-  C = add(set1_f32(c::kCosF32[1]), mul(y2, C));
-  C = add(set1_f32(c::kCosF32[0]), mul(y2, C));
-  C = add(set1_f32(1.0f), mul(y2, C));
+  const F32 S = mul(y, horner(y2, c::kSinF32, set1_f32));
+  const F32 C = add(set1_f32(1.0f), mul(y2, horner(y2, c::kCosF32, set1_f32)));
   // theta = q pi/2 + d, d = +x (even octant) or -x (odd), q = (octant + 1) / 2
   const F32 sd = negate_if(odd, S);
   const U32 q = srl<1>(add(srl<29>(w), set1_u32(1)));
@@ -88,9 +84,7 @@ inline void cos_sin_f32(U32 w, F32& cos_out, F32& sin_out) {
 inline F64 log_reduced(F64 e, F64 f) {
   const F64 s = div(f, add(set1_f64(2.0), f));
   const F64 z = mul(s, s);
-  F64 R = set1_f64(c::kLogRF64[9]);
-  for (int k = 8; k >= 0; --k) R = add(set1_f64(c::kLogRF64[k]), mul(z, R));
-  R = mul(z, R);
+  const F64 R = mul(z, horner(z, c::kLogRF64, set1_f64));
   const F64 hfsq = mul(set1_f64(0.5), mul(f, f));
   const F64 tail = add(mul(s, add(hfsq, R)), mul(e, set1_f64(c::kLn2LoF64)));
   return sub(mul(e, set1_f64(c::kLn2HiF64)), sub(sub(hfsq, tail), f));
@@ -136,12 +130,8 @@ inline void cos_sin_f64(U32 whi, U32 wlo, F64& cos_out, F64& sin_out) {
   const F64 a = select(odd, sub(set1_f64(0x1p53), a0), a0);
   const F64 y = mul(a, set1_f64(0x1p-53));
   const F64 y2 = mul(y, y);
-  F64 S = set1_f64(c::kSinF64[8]);
-  for (int k = 7; k >= 1; --k) S = add(set1_f64(c::kSinF64[k]), mul(y2, S));
-  S = mul(y, add(set1_f64(c::kSinF64[0]), mul(y2, S)));
-  F64 C = set1_f64(c::kCosF64[7]);
-  for (int k = 6; k >= 0; --k) C = add(set1_f64(c::kCosF64[k]), mul(y2, C));
-  C = add(set1_f64(1.0), mul(y2, C));
+  const F64 S = mul(y, horner(y2, c::kSinF64, set1_f64));
+  const F64 C = add(set1_f64(1.0), mul(y2, horner(y2, c::kCosF64, set1_f64)));
   const F64 sd = negate_if(odd, S);
   cos_out = negate_if(flip, select(swap, sub(set1_f64(0.0), sd), C));
   sin_out = negate_if(flip, select(swap, C, sd));

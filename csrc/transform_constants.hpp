@@ -5,14 +5,14 @@
 namespace reparam::constants {
 
 // sin(pi/4 y) = y * (S[0] + y^2 (S[1] + ...)); cos(pi/4 y) = 1 + y^2 (C[0] + y^2 (C[1] + ...))
-inline constexpr float kSinF32[5] = {0x1.921fb60000000p-1f, -0x1.4abbce0000000p-4f, 0x1.466bc60000000p-9f, -0x1.32d2cc0000000p-15f, 0x1.5078340000000p-22f};
-inline constexpr float kCosF32[5] = {-0x1.3bd3cc0000000p-2f, 0x1.03c1f00000000p-6f, -0x1.55d3c80000000p-12f, 0x1.e1f5060000000p-19f, -0x1.a6d1f20000000p-26f};
-inline constexpr double kSinF64[9] = {0x1.921fb54442d18p-1, -0x1.4abbce625be53p-4, 0x1.466bc6775aae2p-9, -0x1.32d2cce62bd86p-15, 0x1.50783487ee782p-22, -0x1.e3074fde8871fp-30, 0x1.e8f434d018d63p-38, -0x1.6fadb9f155744p-46, 0x1.aaec32af93359p-55};
-inline constexpr double kCosF64[8] = {-0x1.3bd3cc9be45dep-2, 0x1.03c1f081b5ac4p-6, -0x1.55d3c7e3cbffap-12, 0x1.e1f506891babbp-19, -0x1.a6d1f2a204a8cp-26, 0x1.f9d38a3763cc3p-34, -0x1.b6e24f44b128fp-42, 0x1.20c62c2f2d7f5p-50};
+inline constexpr float kSinF32[4] = {0x1.921fb60000000p-1f, -0x1.4abbb80000000p-4f, 0x1.465e900000000p-9f, -0x1.2d92c60000000p-15f};
+inline constexpr float kCosF32[4] = {-0x1.3bd3cc0000000p-2f, 0x1.03c1ea0000000p-6f, -0x1.55cb880000000p-12f, 0x1.db5f6a0000000p-19f};
+inline constexpr double kSinF64[7] = {0x1.921fb54442d18p-1, -0x1.4abbce625be41p-4, 0x1.466bc677586fdp-9, -0x1.32d2cce2d506fp-15, 0x1.50782fca0ba04p-22, -0x1.e30063784a386p-30, 0x1.e3eec892a3c7dp-38};
+inline constexpr double kCosF64[7] = {-0x1.3bd3cc9be45dep-2, 0x1.03c1f081b5ac0p-6, -0x1.55d3c7e3cb211p-12, 0x1.e1f5068682764p-19, -0x1.a6d1eeee56f90p-26, 0x1.f9ce1eea1f088p-34, -0x1.b2f21aa06dc56p-42};
 
-// R(z) = z (R[0] + z (R[1] + ...)), R[k-1] = 2 / (2k + 1)
-inline constexpr float kLogRF32[4] = {0x1.5555560000000p-1f, 0x1.99999a0000000p-2f, 0x1.24924a0000000p-2f, 0x1.c71c720000000p-3f};
-inline constexpr double kLogRF64[10] = {0x1.5555555555555p-1, 0x1.999999999999ap-2, 0x1.2492492492492p-2, 0x1.c71c71c71c71cp-3, 0x1.745d1745d1746p-3, 0x1.3b13b13b13b14p-3, 0x1.1111111111111p-3, 0x1.e1e1e1e1e1e1ep-4, 0x1.af286bca1af28p-4, 0x1.8618618618618p-4};
+// R(z) = z (R[0] + z (R[1] + ...)) ~ sum_{k>=1} 2 z^k / (2k + 1)
+inline constexpr float kLogRF32[3] = {0x1.55555c0000000p-1f, 0x1.997c3a0000000p-2f, 0x1.2ee4ca0000000p-2f};
+inline constexpr double kLogRF64[7] = {0x1.5555555555558p-1, 0x1.9999999995300p-2, 0x1.2492492dee5a0p-2, 0x1.c71c62e8d3992p-3, 0x1.7462b3d0fabd6p-3, 0x1.39fe7a28d6e94p-3, 0x1.2b5726b357134p-3};
 
 inline constexpr float kLn2HiF32 = 0x1.62e4000000000p-1f;
 inline constexpr float kLn2LoF32 = 0x1.7f7d1c0000000p-20f;

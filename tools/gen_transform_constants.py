@@ -5,14 +5,20 @@ target format, so the header can be reproduced and checked:
 
     python tools/gen_transform_constants.py > csrc/transform_constants.hpp
 
-* sin/cos polynomials: Taylor coefficients of sin(pi/4 * y) and cos(pi/4 * y)
-  in y (the octant fraction), truncated where the next term is far below half
-  an ulp of the result on y in [0, 1].
+* sin/cos polynomials: sin(pi/4 y) = y P(y^2) and cos(pi/4 y) = 1 + y^2 Q(y^2) on
+  the octant fraction y in [0, 1], with P and Q fitted by relative-error weighted
+  least squares at Chebyshev nodes (near-minimax), at the lowest degree whose
+  relative error is far below half an ulp of the target type.
 * log1p via atanh: log1p(f) = 2 atanh(s), s = f / (2 + f); the tail of the
-  series after 2s is s * R(s^2) with R(z) = sum_{k>=1} 2 z^k / (2k + 1).
+  series after 2s is s * R(s^2), R(z) = z * T(z), T fitted the same way to
+  (2 atanh(sqrt z) / sqrt z - 2) / z on z in [0, ((sqrt 2 - 1)/(sqrt 2 + 1))^2].
+
+The maximal relative error of each fit is printed to stderr.
 * ln 2 split into a short high part (so e * LN2_HI is exact for |e| < 2**7)
   and the rounded remainder.
 """
+import sys
+
 import mpmath
 
 mpmath.mp.prec = 200
@@ -31,13 +37,44 @@ def hexf(x, single):
     return v.hex() + ("f" if single else "")
 
 
-def taylor(odd, count):
-    out = []
-    q = mpmath.pi / 4
-    for i in range(count):
-        k = 2 * i + 1 if odd else 2 * i + 2
-        out.append((-1) ** (i + 1 if not odd else i) * q ** k / mpmath.factorial(k))
-    return out
+def fit(func, a, b, deg, npts=400):
+    """Relative-error weighted least squares at Chebyshev nodes; monomial coefficients."""
+    pts = [(a + b) / 2 + (b - a) / 2 * mpmath.cos(mpmath.pi * (k + 0.5) / npts) for k in range(npts)]
+    A = mpmath.matrix(npts, deg + 1)
+    rhs = mpmath.matrix(npts, 1)
+    for i, t in enumerate(pts):
+        f = func(t)
+        for j in range(deg + 1):
+            A[i, j] = t**j / abs(f)
+        rhs[i] = f / abs(f)
+    c = mpmath.lu_solve(A.T * A, A.T * rhs)
+    coeffs = [c[j] for j in range(deg + 1)]
+    grid = [a + (b - a) * k / 4000 for k in range(1, 4001)]
+    err = max(abs((sum(cj * t**j for j, cj in enumerate(coeffs)) - func(t)) / func(t)) for t in grid)
+    return coeffs, err
+
+
+Q = mpmath.pi / 4
+TINY = mpmath.mpf("1e-40")
+Z_MAX = ((mpmath.sqrt(2) - 1) / (mpmath.sqrt(2) + 1)) ** 2
+
+
+def sin_fn(t):
+    return mpmath.sin(Q * mpmath.sqrt(t)) / mpmath.sqrt(t)
+
+
+def cos_fn(t):
+    return (mpmath.cos(Q * mpmath.sqrt(t)) - 1) / t
+
+
+def log_fn(z):
+    return (2 * mpmath.atanh(mpmath.sqrt(z)) / mpmath.sqrt(z) - 2) / z
+
+
+def fitted(name, func, hi, deg):
+    coeffs, err = fit(func, TINY, hi, deg)
+    print(f"{name}: degree {deg}, max relative error {mpmath.nstr(err, 3)}", file=sys.stderr)
+    return coeffs
 
 
 def split_ln2(bits):
@@ -60,14 +97,14 @@ lines = [
     "namespace reparam::constants {",
     "",
     "// sin(pi/4 y) = y * (S[0] + y^2 (S[1] + ...)); cos(pi/4 y) = 1 + y^2 (C[0] + y^2 (C[1] + ...))",
-    emit("kSinF32", taylor(True, 5), True),
-    emit("kCosF32", taylor(False, 5), True),
-    emit("kSinF64", taylor(True, 9), False),
-    emit("kCosF64", taylor(False, 8), False),
+    emit("kSinF32", fitted("sin f32", sin_fn, 1, 3), True),
+    emit("kCosF32", fitted("cos f32", cos_fn, 1, 3), True),
+    emit("kSinF64", fitted("sin f64", sin_fn, 1, 6), False),
+    emit("kCosF64", fitted("cos f64", cos_fn, 1, 6), False),
     "",
-    "// R(z) = z (R[0] + z (R[1] + ...)), R[k-1] = 2 / (2k + 1)",
-    emit("kLogRF32", [mpmath.mpf(2) / (2 * k + 1) for k in range(1, 5)], True),
-    emit("kLogRF64", [mpmath.mpf(2) / (2 * k + 1) for k in range(1, 11)], False),
+    "// R(z) = z (R[0] + z (R[1] + ...)) ~ sum_{k>=1} 2 z^k / (2k + 1)",
+    emit("kLogRF32", fitted("log f32", log_fn, Z_MAX, 2), True),
+    emit("kLogRF64", fitted("log f64", log_fn, Z_MAX, 6), False),
     "",
 ]
 hi32, lo32 = split_ln2(16)
