@@ -20,6 +20,19 @@ struct KernelTable {
   // float64 values; position s is the 64-bit slot of words 2s and 2s+1.
   void (*fill_normal_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out);
   void (*fill_uniform_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out);
+  // Fused z = loc + sigma(param) * eps over elements [first, first + n) of a (rows, batch)
+  // output; element i uses stream position start + i (units as above) and batch entry
+  // i % batch; kind: 0 scale, 1 var, 2 logvar, 3 logstd, 4 softplus. mirror > 0 also
+  // writes loc - sigma * eps at i + mirror (antithetic pairs).
+  void (*affine_normal_f32)(const StreamKey& sk, std::uint64_t start, std::size_t first, std::size_t n,
+                            std::size_t batch, const float* loc, const float* param, int kind, float* out,
+                            std::size_t mirror);
+  void (*affine_normal_f64)(const StreamKey& sk, std::uint64_t start, std::size_t first, std::size_t n,
+                            std::size_t batch, const double* loc, const double* param, int kind, double* out,
+                            std::size_t mirror);
+  // sigma(param) elementwise, the same values the affine kernels use.
+  void (*sigma_f32)(const float* param, int kind, std::size_t n, float* out);
+  void (*sigma_f64)(const double* param, int kind, std::size_t n, double* out);
 };
 
 // One table per compiled target; nullptr for targets this build does not have.

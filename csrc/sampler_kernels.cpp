@@ -10,6 +10,7 @@
 #include "kernel_table.hpp"
 #include "philox4x32.hpp"
 #include "transform_constants.hpp"
+#include <algorithm>
 
 #if defined(REPARAM_TARGET_AVX512)
 #define REPARAM_NS target_avx512
@@ -45,6 +46,7 @@ namespace REPARAM_NS {
 #include REPARAM_VEC_HEADER
 #include "philox_simd.hpp"
 #include "normal_transform.hpp"
+#include "elementary_f64.hpp"
 
 namespace {
 
@@ -139,8 +141,11 @@ void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, d
   });
 }
 
-const KernelTable kTable = {kTargetName, fill_raw, fill_normal_f32, fill_uniform_f32, fill_normal_f64,
-                            fill_uniform_f64};
+#include "affine_kernels.hpp"
+
+const KernelTable kTable = {kTargetName,      fill_raw,          fill_normal_f32, fill_uniform_f32,
+                            fill_normal_f64,  fill_uniform_f64,  affine_normal_f32, affine_normal_f64,
+                            sigma_f32,        sigma_f64};
 
 }  // namespace
 }  // namespace REPARAM_NS

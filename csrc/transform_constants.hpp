@@ -14,10 +14,14 @@ inline constexpr double kCosF64[7] = {-0x1.3bd3cc9be45dep-2, 0x1.03c1f081b5ac0p-
 inline constexpr float kLogRF32[3] = {0x1.55555c0000000p-1f, 0x1.997c3a0000000p-2f, 0x1.2ee4ca0000000p-2f};
 inline constexpr double kLogRF64[7] = {0x1.5555555555558p-1, 0x1.9999999995300p-2, 0x1.2492492dee5a0p-2, 0x1.c71c62e8d3992p-3, 0x1.7462b3d0fabd6p-3, 0x1.39fe7a28d6e94p-3, 0x1.2b5726b357134p-3};
 
+// exp(r) = 1 + r + r^2 (E[0] + r (E[1] + ...)) for |r| <= ln(2) / 2
+inline constexpr double kExpF64[10] = {0x1.0000000000001p-1, 0x1.555555555554cp-3, 0x1.5555555553d88p-5, 0x1.1111111114d4ep-7, 0x1.6c16c1787f848p-10, 0x1.a01a0188133e1p-13, 0x1.a019b9374e778p-16, 0x1.71de65b13e5b6p-19, 0x1.28915868f9a43p-22, 0x1.ae95bdeea1f52p-26};
+
 inline constexpr float kLn2HiF32 = 0x1.62e4000000000p-1f;
 inline constexpr float kLn2LoF32 = 0x1.7f7d1c0000000p-20f;
 inline constexpr double kLn2HiF64 = 0x1.62e42fefa2000p-1;
 inline constexpr double kLn2LoF64 = 0x1.9ef35793c7673p-41;
+inline constexpr double kInvLn2F64 = 0x1.71547652b82fep+0;
 inline constexpr float kSqrt2F32 = 0x1.6a09e60000000p+0f;
 inline constexpr double kSqrt2F64 = 0x1.6a09e667f3bcdp+0;
 inline constexpr float kOneMinusSqrtHalfF32 = 0x1.2bec340000000p-2f;

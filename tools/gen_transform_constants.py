@@ -14,6 +14,7 @@ target format, so the header can be reproduced and checked:
   (2 atanh(sqrt z) / sqrt z - 2) / z on z in [0, ((sqrt 2 - 1)/(sqrt 2 + 1))^2].
 
 The maximal relative error of each fit is printed to stderr.
+* exp: exp(r) = 1 + r + r^2 E(r) on |r| <= ln(2)/2, E fitted the same way.
 * ln 2 split into a short high part (so e * LN2_HI is exact for |e| < 2**7)
   and the rounded remainder.
 """
@@ -71,8 +72,16 @@ def log_fn(z):
     return (2 * mpmath.atanh(mpmath.sqrt(z)) / mpmath.sqrt(z) - 2) / z
 
 
+def exp_fn(r):
+    if r == 0:
+        return mpmath.mpf(1) / 2
+    return (mpmath.exp(r) - 1 - r) / r**2
+
+
 def fitted(name, func, hi, deg):
-    coeffs, err = fit(func, TINY, hi, deg)
+    lo = TINY if not isinstance(hi, tuple) else hi[0]
+    hi = hi if not isinstance(hi, tuple) else hi[1]
+    coeffs, err = fit(func, lo, hi, deg)
     print(f"{name}: degree {deg}, max relative error {mpmath.nstr(err, 3)}", file=sys.stderr)
     return coeffs
 
@@ -106,6 +115,9 @@ lines = [
     emit("kLogRF32", fitted("log f32", log_fn, Z_MAX, 2), True),
     emit("kLogRF64", fitted("log f64", log_fn, Z_MAX, 6), False),
     "",
+    "// exp(r) = 1 + r + r^2 (E[0] + r (E[1] + ...)) for |r| <= ln(2) / 2",
+    emit("kExpF64", fitted("exp f64", exp_fn, (-mpmath.log(2) / 2, mpmath.log(2) / 2), 9), False),
+    "",
 ]
 hi32, lo32 = split_ln2(16)
 hi64, lo64 = split_ln2(40)
@@ -114,6 +126,7 @@ lines += [
     f"inline constexpr float kLn2LoF32 = {hexf(lo32, True)};",
     f"inline constexpr double kLn2HiF64 = {hexf(hi64, False)};",
     f"inline constexpr double kLn2LoF64 = {hexf(lo64, False)};",
+    f"inline constexpr double kInvLn2F64 = {hexf(1 / mpmath.log(2), False)};",
     f"inline constexpr float kSqrt2F32 = {hexf(mpmath.sqrt(2), True)};",
     f"inline constexpr double kSqrt2F64 = {hexf(mpmath.sqrt(2), False)};",
     f"inline constexpr float kOneMinusSqrtHalfF32 = {hexf(1 - mpmath.sqrt(0.5), True)};",

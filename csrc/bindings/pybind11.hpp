@@ -12,5 +12,6 @@ namespace reparam::bindings {
 void register_philox(py::module_& m);
 void register_sampling(py::module_& m);
 void register_runtime(py::module_& m);
+void register_normal(py::module_& m);
 
 }  // namespace reparam::bindings

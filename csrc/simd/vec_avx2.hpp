@@ -107,3 +107,12 @@ inline void store_interleave2(double* p, F64 a, F64 b) {
   _mm256_storeu_pd(p, _mm256_permute2f128_pd(lo, hi, 0x20));
   _mm256_storeu_pd(p + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
 }
+
+// ---- loads, conversions and 64-bit integer steps used by the affine kernels
+inline F64 load(const double* p) { return {_mm256_loadu_pd(p)}; }
+inline F64 load_f32_as_f64(const float* p) { return {_mm256_cvtps_pd(_mm_loadu_ps(p))}; }
+inline void store_f64_as_f32(float* p, F64 a) { _mm_storeu_ps(p, _mm256_cvtpd_ps(a.v)); }
+inline U64 add64(U64 a, U64 b) { return {_mm256_add_epi64(a.v, b.v)}; }
+inline U64 sub64(U64 a, U64 b) { return {_mm256_sub_epi64(a.v, b.v)}; }
+template <int K> inline U64 sll64(U64 a) { return {_mm256_slli_epi64(a.v, K)}; }
+inline F64 abs(F64 a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v)}; }

@@ -106,3 +106,15 @@ inline void store_interleave2(double* p, F64 a, F64 b) {
   _mm512_storeu_pd(p, _mm512_permutex2var_pd(a.v, lo, b.v));
   _mm512_storeu_pd(p + 8, _mm512_permutex2var_pd(a.v, hi, b.v));
 }
+
+// ---- loads, conversions and 64-bit integer steps used by the affine kernels
+inline F64 load(const double* p) { return {_mm512_loadu_pd(p)}; }
+inline F64 load_f32_as_f64(const float* p) { return {_mm512_cvtps_pd(_mm256_loadu_ps(p))}; }
+inline void store_f64_as_f32(float* p, F64 a) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(a.v)); }
+inline U64 add64(U64 a, U64 b) { return {_mm512_add_epi64(a.v, b.v)}; }
+inline U64 sub64(U64 a, U64 b) { return {_mm512_sub_epi64(a.v, b.v)}; }
+template <int K> inline U64 sll64(U64 a) { return {_mm512_slli_epi64(a.v, K)}; }
+inline F64 abs(F64 a) {
+  return {_mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a.v),
+                                               _mm512_set1_epi64(0x7FFFFFFFFFFFFFFFll)))};
+}

@@ -97,5 +97,15 @@ inline void store_interleave2(double* p, F64 a, F64 b) {
   REPARAM_VEC_LOOP64(p[2 * i] = a.v[i]; p[2 * i + 1] = b.v[i])
 }
 
+
+// ---- loads, conversions and 64-bit integer steps used by the affine kernels
+inline F64 load(const double* p) { F64 r; std::memcpy(r.v, p, sizeof(r.v)); return r; }
+inline F64 load_f32_as_f64(const float* p) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = double(p[i])) return r; }
+inline void store_f64_as_f32(float* p, F64 a) { REPARAM_VEC_LOOP64(p[i] = float(a.v[i])) }
+inline U64 add64(U64 a, U64 b) { U64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] + b.v[i]) return r; }
+inline U64 sub64(U64 a, U64 b) { U64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] - b.v[i]) return r; }
+template <int K> inline U64 sll64(U64 a) { U64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] << K) return r; }
+inline F64 abs(F64 a) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = std::fabs(a.v[i])) return r; }
+
 #undef REPARAM_VEC_LOOP
 #undef REPARAM_VEC_LOOP64

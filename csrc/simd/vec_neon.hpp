@@ -96,3 +96,12 @@ inline void store_interleave2(double* p, F64 a, F64 b) {
   q.val[0] = a.v; q.val[1] = b.v;
   vst2q_f64(p, q);
 }
+
+// ---- loads, conversions and 64-bit integer steps used by the affine kernels
+inline F64 load(const double* p) { return {vld1q_f64(p)}; }
+inline F64 load_f32_as_f64(const float* p) { return {vcvt_f64_f32(vld1_f32(p))}; }
+inline void store_f64_as_f32(float* p, F64 a) { vst1_f32(p, vcvt_f32_f64(a.v)); }
+inline U64 add64(U64 a, U64 b) { return {vaddq_u64(a.v, b.v)}; }
+inline U64 sub64(U64 a, U64 b) { return {vsubq_u64(a.v, b.v)}; }
+template <int K> inline U64 sll64(U64 a) { return {vshlq_n_u64(a.v, K)}; }
+inline F64 abs(F64 a) { return {vabsq_f64(a.v)}; }

@@ -105,3 +105,16 @@ inline void store_interleave2(double* p, F64 a, F64 b) {
   _mm_storeu_pd(p, _mm_unpacklo_pd(a.v, b.v));
   _mm_storeu_pd(p + 2, _mm_unpackhi_pd(a.v, b.v));
 }
+
+// ---- loads, conversions and 64-bit integer steps used by the affine kernels
+inline F64 load(const double* p) { return {_mm_loadu_pd(p)}; }
+inline F64 load_f32_as_f64(const float* p) {
+  return {_mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))))};
+}
+inline void store_f64_as_f32(float* p, F64 a) {
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_castps_si128(_mm_cvtpd_ps(a.v)));
+}
+inline U64 add64(U64 a, U64 b) { return {_mm_add_epi64(a.v, b.v)}; }
+inline U64 sub64(U64 a, U64 b) { return {_mm_sub_epi64(a.v, b.v)}; }
+template <int K> inline U64 sll64(U64 a) { return {_mm_slli_epi64(a.v, K)}; }
+inline F64 abs(F64 a) { return {_mm_andnot_pd(_mm_set1_pd(-0.0), a.v)}; }

@@ -16,6 +16,7 @@ except ImportError as exc:  # pragma: no cover - only without a build
     ) from exc
 
 from ._generator import Generator, default_rng
+from ._normal import Noise, Normal, reparameterize
 from ._philox import Philox
 from ._runtime import _apply_environment, get_num_threads, set_num_threads, show_config, simd_info
 from ._version import __version__
@@ -24,10 +25,13 @@ _apply_environment()
 
 __all__ = [
     "Generator",
+    "Noise",
+    "Normal",
     "Philox",
     "__version__",
     "default_rng",
     "get_num_threads",
+    "reparameterize",
     "set_num_threads",
     "show_config",
     "simd_info",

@@ -45,3 +45,19 @@ def uniform_new(
 def stream_fill(
     kind: str, key: int, ctr_lo: int, ctr_hi: int, start: int, out: npt.NDArray[Any]
 ) -> None: ...
+
+PARAM_SCALE: int
+PARAM_VAR: int
+PARAM_LOGVAR: int
+PARAM_LOGSTD: int
+PARAM_SOFTPLUS: int
+
+def affine_normal(
+    state: PhiloxState,
+    loc: npt.NDArray[Any],
+    param: npt.NDArray[Any],
+    kind: int,
+    antithetic: bool,
+    out: npt.NDArray[Any],
+) -> tuple[int, int, int, int]: ...
+def sigma(param: npt.NDArray[Any], kind: int, out: npt.NDArray[Any]) -> None: ...

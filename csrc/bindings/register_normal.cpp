@@ -1,0 +1,107 @@
+// The fused reparameterized sample and sigma(param): argument checks, then one
+// dispatched kernel over threads with the GIL released.
+#include "pybind11.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "../dispatch.hpp"
+#include "../philox_state.hpp"
+#include "../thread_pool.hpp"
+#include "stream_lock.hpp"
+
+namespace reparam::bindings {
+namespace {
+
+template <class T>
+T* contiguous_data(py::array& a, const char* what, bool writable) {
+  if (!a.dtype().is(py::dtype::of<T>())) {
+    throw py::type_error(std::string(what) + " must have dtype " + std::string(py::str(py::dtype::of<T>())) +
+                         ", got " + std::string(py::str(a.dtype())));
+  }
+  const int flags = py::detail::array_proxy(a.ptr())->flags;
+  if (!(flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) || !(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_) ||
+      (writable && !(flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))) {
+    throw py::value_error(std::string(what) + " must be C-contiguous, aligned" + (writable ? " and writable" : ""));
+  }
+  return reinterpret_cast<T*>(py::detail::array_proxy(a.ptr())->data);
+}
+
+template <class T>
+py::tuple affine(PhiloxState& state, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out) {
+  if (kind < 0 || kind > 4) throw py::value_error("kind must be in [0, 4], got " + std::to_string(kind));
+  const T* l = contiguous_data<T>(loc, "loc", false);
+  const T* p = contiguous_data<T>(param, "param", false);
+  T* o = contiguous_data<T>(out, "out", true);
+  const std::size_t batch = std::size_t(loc.size());
+  if (std::size_t(param.size()) != batch) {
+    throw py::value_error("loc and param must have the same size, got " + std::to_string(batch) + " and " +
+                          std::to_string(param.size()));
+  }
+  const std::size_t total = std::size_t(out.size());
+  if (batch == 0 ? total != 0 : total % batch != 0) {
+    throw py::value_error("out size " + std::to_string(total) + " is not a multiple of the batch size " +
+                          std::to_string(batch));
+  }
+  if (antithetic && (total / std::max<std::size_t>(batch, 1)) % 2 != 0) {
+    throw py::value_error("antithetic sampling needs an even number of sample rows");
+  }
+  const std::size_t noise = antithetic ? total / 2 : total;
+  Reservation r;
+  {
+    HeldLock hold(state.mutex());
+    r = state.reserve(noise, sizeof(T) == 8 ? 2 : 1);
+  }
+  if (noise > 0) {
+    const KernelTable& k = active_kernels();
+    py::gil_scoped_release nogil;  // kernels touch only these buffers
+    parallel_ranges(noise, [&](std::size_t off, std::size_t count) {
+      if constexpr (sizeof(T) == 8) {
+        k.affine_normal_f64(r.sk, r.start, off, count, batch, l, p, kind, o, antithetic ? noise : 0);
+      } else {
+        k.affine_normal_f32(r.sk, r.start, off, count, batch, l, p, kind, o, antithetic ? noise : 0);
+      }
+    });
+  }
+  const Counter128& c = r.sk.ctr;
+  const std::uint64_t key = (std::uint64_t(r.sk.key[1]) << 32) | r.sk.key[0];
+  return py::make_tuple(key, (std::uint64_t(c.w[1]) << 32) | c.w[0], (std::uint64_t(c.w[3]) << 32) | c.w[2],
+                        r.start);
+}
+
+template <class T>
+void sigma(py::array& param, int kind, py::array& out) {
+  const T* p = contiguous_data<T>(param, "param", false);
+  T* o = contiguous_data<T>(out, "out", true);
+  if (param.size() != out.size()) throw py::value_error("param and out must have the same size");
+  const KernelTable& k = active_kernels();
+  const std::size_t n = std::size_t(param.size());
+  py::gil_scoped_release nogil;
+  if constexpr (sizeof(T) == 8) k.sigma_f64(p, kind, n, o); else k.sigma_f32(p, kind, n, o);
+}
+
+}  // namespace
+
+void register_normal(py::module_& m) {
+  m.attr("PARAM_SCALE") = 0;
+  m.attr("PARAM_VAR") = 1;
+  m.attr("PARAM_LOGVAR") = 2;
+  m.attr("PARAM_LOGSTD") = 3;
+  m.attr("PARAM_SOFTPLUS") = 4;
+  m.def("affine_normal",
+        [](PhiloxState& s, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out) {
+          if (out.dtype().is(py::dtype::of<float>())) return affine<float>(s, loc, param, kind, antithetic, out);
+          return affine<double>(s, loc, param, kind, antithetic, out);
+        },
+        py::arg("state"), py::arg("loc"), py::arg("param"), py::arg("kind"), py::arg("antithetic"), py::arg("out"),
+        "Fill out (rows x batch, C order) with loc + sigma(param) * eps; returns the noise position "
+        "(key, ctr_lo, ctr_hi, start).");
+  m.def("sigma",
+        [](py::array& param, int kind, py::array& out) {
+          if (out.dtype().is(py::dtype::of<float>())) return sigma<float>(param, kind, out);
+          sigma<double>(param, kind, out);
+        },
+        py::arg("param"), py::arg("kind"), py::arg("out"));
+}
+
+}  // namespace reparam::bindings

@@ -1,0 +1,53 @@
+// exp and log1p in float64 over the vector layer, for turning a parameter into sigma.
+// Written with IEEE-exact or correctly rounded steps only, so every target gives the
+// same bits. NaN propagates through every function.
+#pragma once
+
+#include "transform_constants.hpp"
+
+// Included inside the target namespace, after the vector layer and normal_transform.hpp
+// (which provides `horner` and `log_reduced`).
+
+// exp(x): x = k ln2 + r with |r| <= ln2/2 (Cody-Waite, k ln2_hi exact), exp(r) by a
+// fitted polynomial, then 2**k applied in two halves so that neither half leaves the
+// normal exponent range. Inputs beyond +-1000 are clamped (exp is inf or 0 there
+// already, and |k| <= 1443 keeps each half within +-722).
+inline F64 exp_f64(F64 x) {
+  const F64 lim = set1_f64(1000.0);
+  x = select(gt(x, lim), lim, x);
+  x = select(gt(sub(set1_f64(0.0), lim), x), sub(set1_f64(0.0), lim), x);
+  const F64 magic = set1_f64(0x1.8p52);  // adding it rounds to an integer, kept in the low bits
+  const F64 kd = add(mul(x, set1_f64(c::kInvLn2F64)), magic);
+  const F64 k = sub(kd, magic);
+  const F64 r = sub(sub(x, mul(k, set1_f64(c::kLn2HiF64))), mul(k, set1_f64(c::kLn2LoF64)));
+  const F64 p = add(set1_f64(1.0), add(r, mul(mul(r, r), horner(r, c::kExpF64, set1_f64))));
+  // k as a signed integer: the low bits of kd minus those of magic
+  const U64 ki = sub64(as_u64(kd), as_u64(magic));
+  const U64 half = srl64<1>(add64(ki, set1_u64(0x8000000000000000ull)));  // (k + 2**63) / 2
+  const U64 k1 = sub64(half, set1_u64(0x4000000000000000ull));            // floor(k / 2)
+  const U64 k2 = sub64(ki, k1);
+  const F64 s1 = as_f64(sll64<52>(add64(k1, set1_u64(1023))));
+  const F64 s2 = as_f64(sll64<52>(add64(k2, set1_u64(1023))));
+  return mul(mul(p, s1), s2);
+}
+
+// log(w) for w in [1, 2] (an argument that is 1 + t rounded).
+inline F64 log_1_to_2(F64 w) {
+  const M64 halve = gt(w, set1_f64(c::kSqrt2F64));
+  const F64 m = select(halve, mul(w, set1_f64(0.5)), w);
+  const F64 e = select(halve, set1_f64(1.0), set1_f64(0.0));
+  return log_reduced(e, sub(m, set1_f64(1.0)));
+}
+
+// log1p(t) for t in [0, 1]: log(1 + t rounded) plus the first-order correction for
+// that rounding, (t - (w - 1)) / w.
+inline F64 log1p_0_to_1(F64 t) {
+  const F64 w = add(set1_f64(1.0), t);
+  return add(log_1_to_2(w), div(sub(t, sub(w, set1_f64(1.0))), w));
+}
+
+// softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
+inline F64 softplus_f64(F64 x) {
+  const F64 pos = select(gt(x, set1_f64(0.0)), x, set1_f64(0.0));
+  return add(pos, log1p_0_to_1(exp_f64(sub(set1_f64(0.0), abs(x)))));
+}

@@ -1,0 +1,450 @@
+"""The reparameterized diagonal Normal distribution."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._generator import Generator, default_rng
+from ._philox import _normalize_size
+
+__all__ = ["Noise", "Normal", "reparameterize"]
+
+PARAMS = ("scale", "var", "logvar", "logstd", "softplus")
+_KIND = {name: i for i, name in enumerate(PARAMS)}
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_MASK64 = (1 << 64) - 1
+
+Array = npt.NDArray[Any]
+
+
+def _float_array(x: Any, name: str) -> Array:
+    """x as an array whose dtype decides the distribution's (ints give float64)."""
+    try:
+        a = np.asarray(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} must be array_like of numbers: {exc}") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got an array of dtype {a.dtype}")
+    return a
+
+
+def _result_dtype(loc: Any, loc_a: Array, value: Any, val_a: Array) -> np.dtype[Any]:
+    """float32 if the float inputs are float32 (Python scalars are weak), else float64."""
+    parts = [a for x, a in ((loc, loc_a), (value, val_a))
+             if isinstance(x, np.ndarray | np.generic) and a.dtype.kind == "f"]
+    if parts and all(a.dtype.itemsize <= 4 for a in parts):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _first_bad(mask: Array, values: Array) -> str:
+    idx = np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape)
+    where = idx[0] if len(idx) == 1 else tuple(int(i) for i in idx)
+    return f"got {values[idx]!r} at index {where}"
+
+
+def _sum_to(g: Array, shape: tuple[int, ...]) -> Array:
+    """Sum a broadcast gradient back down to `shape`, as autograd does."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    g = g.sum(axis=tuple(range(lead))) if lead > 0 else g
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+class Noise:
+    """Noise(key, counter, start, shape, dtype, antithetic)
+
+    A handle to the exact standard normal noise of one `Normal.rsample` call: the
+    stream key, the counter of the block it started in, the start position, the
+    sample shape, dtype and antithetic flag. A few bytes; ``np.asarray(noise)``
+    regenerates the values bit for bit.
+    """
+
+    __slots__ = ("antithetic", "counter", "dtype", "key", "shape", "start")
+
+    def __init__(self, key: int, counter: int, start: int, shape: tuple[int, ...],
+                 dtype: Any, antithetic: bool) -> None:
+        self.key = int(key)
+        self.counter = int(counter)
+        self.start = int(start)
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.antithetic = bool(antithetic)
+
+    @property
+    def size(self) -> int:
+        """Number of noise values (the product of `shape`)."""
+        return math.prod(self.shape)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Array:
+        n = self.size
+        drawn = n // 2 if self.antithetic else n
+        half = np.empty(drawn, self.dtype)
+        _core.stream_fill("normal", self.key, self.counter & _MASK64, self.counter >> 64,
+                          self.start, half)
+        eps = np.concatenate([half, -half]) if self.antithetic else half
+        eps = eps.reshape(self.shape)
+        return eps if dtype is None else eps.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return (f"Noise(shape={self.shape}, dtype={self.dtype.name}, "
+                f"antithetic={self.antithetic}, key={self.key:#x}, "
+                f"counter={self.counter:#x}, start={self.start})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Noise):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, k) for k in self.__slots__))
+
+
+class Normal:
+    """Normal(loc, *, scale=None, var=None, logvar=None, logstd=None, softplus=None)
+
+    Diagonal Normal distribution N(loc, sigma**2) with sigma given in exactly one
+    parameterization:
+
+    ========  =====================  ==========================
+    name      sigma                  d sigma / d param
+    ========  =====================  ==========================
+    scale     s                      1
+    var       sqrt(v)                1 / (2 sigma)
+    logvar    exp(s / 2)             sigma / 2
+    logstd    exp(s)                 sigma
+    softplus  log(1 + exp(s))        1 / (1 + exp(-s))
+    ========  =====================  ==========================
+
+    Parameters
+    ----------
+    loc : array_like
+        Mean.
+    scale, var, logvar, logstd, softplus : array_like
+        Exactly one of them. `scale` and `var` must be non-negative (NaN allowed,
+        it propagates).
+
+    Notes
+    -----
+    `loc` and the parameter broadcast with NumPy rules to `batch_shape`. float32
+    inputs give float32 samples, float64 inputs float64; integers and Python
+    scalars count as float64 (Python scalars do not widen a float32 array).
+    """
+
+    def __init__(self, loc: Any, *, scale: Any = None, var: Any = None, logvar: Any = None,
+                 logstd: Any = None, softplus: Any = None) -> None:
+        given = {k: v for k, v in (("scale", scale), ("var", var), ("logvar", logvar),
+                                   ("logstd", logstd), ("softplus", softplus)) if v is not None}
+        if len(given) != 1:
+            raise ValueError(
+                "Normal needs exactly one of scale=, var=, logvar=, logstd=, softplus=; got "
+                + (", ".join(f"{k}=" for k in given) if given else "none")
+            )
+        (name, value), = given.items()
+        loc_a = _float_array(loc, "loc")
+        val_a = _float_array(value, name)
+        self._dtype = _result_dtype(loc, loc_a, value, val_a)
+        try:
+            self._batch_shape = np.broadcast_shapes(loc_a.shape, val_a.shape)
+        except ValueError:
+            raise ValueError(
+                f"loc and {name} must broadcast together, got shapes {loc_a.shape} and "
+                f"{val_a.shape}"
+            ) from None
+        loc_a = loc_a.astype(self._dtype, copy=False)
+        val_a = val_a.astype(self._dtype, copy=False)
+        if name in ("scale", "var"):
+            neg = val_a < 0
+            if neg.any():
+                raise ValueError(f"{name} must be non-negative, {_first_bad(neg, val_a)}")
+        self._loc = loc_a
+        self._param = val_a
+        self._name = name
+        self._kind = _KIND[name]
+        self._flat: tuple[Array, Array] | None = None
+
+    # -- description -------------------------------------------------------------
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Broadcast shape of loc and the parameter."""
+        return self._batch_shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """float32 or float64: the dtype of samples and closed forms."""
+        return self._dtype
+
+    @property
+    def loc(self) -> Array:
+        """The mean, as given (converted to `dtype`)."""
+        return self._loc
+
+    @property
+    def param_name(self) -> str:
+        """Which parameterization was given: 'scale', 'var', 'logvar', 'logstd' or 'softplus'."""
+        return self._name
+
+    @property
+    def param(self) -> Array:
+        """The raw parameter, as given (converted to `dtype`)."""
+        return self._param
+
+    def _batch_arrays(self) -> tuple[Array, Array]:
+        if self._flat is None:
+            shape = self._batch_shape
+            self._flat = (
+                np.ascontiguousarray(np.broadcast_to(self._loc, shape)),
+                np.ascontiguousarray(np.broadcast_to(self._param, shape)),
+            )
+        return self._flat
+
+    def _sigma(self) -> Array:
+        """sigma on the parameter's own shape, computed by the sampling kernels."""
+        p = np.ascontiguousarray(self._param)
+        out = np.empty(p.shape, self._dtype)
+        _core.sigma(p, self._kind, out)
+        return out
+
+    def _log_sigma(self) -> Array:
+        p, name = self._param, self._name
+        with np.errstate(divide="ignore"):
+            if name == "scale":
+                return np.log(p)
+            if name == "var":
+                return 0.5 * np.log(p)
+            if name == "logvar":
+                return 0.5 * p
+            if name == "logstd":
+                return np.array(p, copy=True)
+            sp = self._sigma()
+            # log(softplus(x)) = x + log1p(-(expm1... )): for x << 0 softplus(x) ~ exp(x)
+            return np.where(p < -30, p, np.log(sp)).astype(self._dtype, copy=False)
+
+    def _dsigma_dparam(self, sigma: Array) -> Array:
+        p, name = self._param, self._name
+        with np.errstate(divide="ignore", over="ignore"):
+            if name == "scale":
+                return np.ones_like(p)
+            if name == "var":
+                return 0.5 / sigma
+            if name == "logvar":
+                return 0.5 * sigma
+            if name == "logstd":
+                return sigma
+            return 1.0 / (1.0 + np.exp(-p))
+
+    @property
+    def scale(self) -> Array:
+        """sigma, the standard deviation."""
+        return self._sigma()
+
+    @property
+    def var(self) -> Array:
+        """sigma**2."""
+        if self._name == "var":
+            return np.array(self._param, copy=True)
+        if self._name == "logvar":
+            return np.exp(self._param)
+        if self._name == "logstd":
+            return np.exp(2 * self._param)
+        s = self._sigma()
+        return s * s
+
+    @property
+    def logvar(self) -> Array:
+        """log(sigma**2)."""
+        return 2 * self._log_sigma()
+
+    @property
+    def logstd(self) -> Array:
+        """log(sigma)."""
+        return self._log_sigma()
+
+    @property
+    def softplus(self) -> Array:
+        """The softplus pre-activation x with softplus(x) = sigma: sigma + log(-expm1(-sigma))."""
+        if self._name == "softplus":
+            return np.array(self._param, copy=True)
+        s = self._sigma()
+        with np.errstate(divide="ignore"):
+            return s + np.log(-np.expm1(-s))
+
+    def __repr__(self) -> str:
+        return (f"Normal(batch_shape={self._batch_shape}, dtype={self._dtype.name}, "
+                f"param={self._name!r})")
+
+    # -- sampling ----------------------------------------------------------------
+    def rsample(self, size: int | tuple[int, ...] | None = None, *, rng: Any = None,
+                antithetic: bool = False, return_noise: bool = False,
+                out: Array | None = None) -> Any:
+        """rsample(size=None, *, rng=None, antithetic=False, return_noise=False, out=None)
+
+        Reparameterized samples ``z = loc + sigma(param) * eps`` in one fused pass.
+
+        Parameters
+        ----------
+        size : int or tuple of ints, optional
+            Sample dimensions; the result has shape ``size + batch_shape``.
+        rng : Generator, Philox, int or SeedSequence, optional
+            Where eps comes from: ``eps`` is exactly what ``rng.standard_normal(
+            size + batch_shape, dtype)`` would return. None uses fresh entropy.
+        antithetic : bool, optional
+            Draw half the noise and use ``eps`` and ``-eps`` for the two halves of
+            the first sample axis (its length must be even).
+        return_noise : bool, optional
+            Also return a `Noise` handle that regenerates eps.
+        out : ndarray, optional
+            C-contiguous, writable array of shape ``size + batch_shape`` and `dtype`.
+
+        Returns
+        -------
+        z : ndarray
+        noise : Noise
+            Only with ``return_noise=True``.
+        """
+        gen = rng if isinstance(rng, Generator) else default_rng(rng)
+        sample_shape = () if size is None else _normalize_size(size)
+        shape = sample_shape + self._batch_shape
+        if antithetic and (not sample_shape or sample_shape[0] % 2):
+            raise ValueError(
+                "antithetic=True needs an even first sample dimension, got size "
+                f"{sample_shape}"
+            )
+        if out is None:
+            out = np.empty(shape, self._dtype)
+        else:
+            _check_out(out, shape, self._dtype)
+        loc_b, par_b = self._batch_arrays()
+        key, lo, hi, start = _core.affine_normal(gen._state, loc_b, par_b, self._kind,
+                                                 bool(antithetic), out)
+        if return_noise:
+            return out, Noise(key, (hi << 64) | lo, start, shape, self._dtype, antithetic)
+        return out
+
+    # -- closed forms ---------------------------------------------------------------
+    def _grads(self, d_loc: Array, d_sigma: Array, sigma: Array) -> dict[str, Array]:
+        d_param = d_sigma * self._dsigma_dparam(sigma)
+        return {
+            "loc": _sum_to(np.asarray(d_loc, self._dtype), self._loc.shape),
+            self._name: _sum_to(np.asarray(d_param, self._dtype), self._param.shape),
+        }
+
+    def log_prob(self, z: Any, *, grad: bool = False) -> Any:
+        """log_prob(z, *, grad=False)
+
+        Log density ``-(z - loc)**2 / (2 sigma**2) - log(sigma) - log(2 pi) / 2``.
+
+        With ``grad=True`` returns ``(value, {"loc": ..., <param>: ...})``: the
+        gradients of ``value.sum()``, shaped like loc and the raw parameter.
+        """
+        z_a = np.asarray(z, self._dtype)
+        sigma = self._sigma()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diff = z_a - self._loc
+            t = diff / sigma
+            value = (-0.5 * t * t - self._log_sigma() - _HALF_LOG_2PI).astype(self._dtype)
+            if not grad:
+                return value
+            d_loc = t / sigma
+            d_sigma = (t * t - 1.0) / sigma
+        return value, self._grads(d_loc, d_sigma, sigma)
+
+    def entropy(self, *, grad: bool = False) -> Any:
+        """entropy(*, grad=False)
+
+        Differential entropy ``log(sigma) + (1 + log(2 pi)) / 2``, of `batch_shape`.
+        """
+        ls = np.broadcast_to(self._log_sigma(), self._batch_shape)
+        value = (ls + (0.5 + _HALF_LOG_2PI)).astype(self._dtype)
+        if not grad:
+            return value
+        sigma = self._sigma()
+        with np.errstate(divide="ignore"):
+            d_sigma = np.broadcast_to(1.0 / sigma, self._batch_shape)
+        return value, self._grads(np.zeros(self._batch_shape, self._dtype), d_sigma, sigma)
+
+    def kl(self, other: Normal, *, grad: bool = False) -> Any:
+        """kl(other, *, grad=False)
+
+        KL(self || other) for diagonal Normals, elementwise:
+        ``log(s_o / s) + (s**2 + (loc - loc_o)**2) / (2 s_o**2) - 1/2``.
+        Gradients (``grad=True``) are with respect to self's loc and parameter.
+        """
+        if not isinstance(other, Normal):
+            raise TypeError(f"other must be a reparam.Normal, got {type(other).__name__}")
+        s = self._sigma()
+        so = other._sigma().astype(self._dtype, copy=False)
+        d = self._loc - other._loc.astype(self._dtype, copy=False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = (other._log_sigma() - self._log_sigma()
+                     + (s * s + d * d) / (2 * so * so) - 0.5).astype(self._dtype)
+            if not grad:
+                return value
+            d_loc = d / (so * so)
+            d_sigma = s / (so * so) - 1.0 / s
+        return value, self._grads(d_loc, d_sigma, s)
+
+    def kl_standard_normal(self, *, grad: bool = False) -> Any:
+        """kl_standard_normal(*, grad=False)
+
+        KL(self || N(0, 1)) ``= (sigma**2 + loc**2 - 1) / 2 - log(sigma)``, the VAE
+        regularizer.
+        """
+        s = self._sigma()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.broadcast_to(
+                0.5 * (s * s + self._loc * self._loc - 1.0) - self._log_sigma(),
+                self._batch_shape,
+            ).astype(self._dtype)
+            if not grad:
+                return value
+            d_sigma = s - 1.0 / s
+        return value, self._grads(np.broadcast_to(self._loc, self._batch_shape),
+                                  np.broadcast_to(d_sigma, self._batch_shape), s)
+
+
+def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"out must have dtype {dtype}, got {out.dtype}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape} (size + batch_shape), got {out.shape}")
+    if not (out.flags.c_contiguous and out.flags.writeable and out.flags.aligned):
+        raise ValueError("out must be C-contiguous, writable and aligned")
+
+
+def reparameterize(loc: Any, value: Any, param: str = "logvar",
+                   size: int | tuple[int, ...] | None = None, *, rng: Any = None,
+                   out: Array | None = None) -> Array:
+    """reparameterize(loc, value, param="logvar", size=None, *, rng=None, out=None)
+
+    ``loc + sigma(value) * eps`` for raw encoder outputs, in one fused pass:
+    ``Normal(loc, **{param: value}).rsample(size, rng=rng, out=out)``.
+
+    Parameters
+    ----------
+    loc : array_like
+        Mean.
+    value : array_like
+        The scale parameter in the form named by `param`.
+    param : {"logvar", "scale", "var", "logstd", "softplus"}
+        How `value` encodes sigma.
+    size : int or tuple of ints, optional
+        Sample dimensions in front of the broadcast shape.
+    rng, out
+        As in `Normal.rsample`.
+    """
+    if param not in _KIND:
+        raise ValueError(f"param must be one of {', '.join(map(repr, PARAMS))}, got {param!r}")
+    z: Array = Normal(loc, **{param: value}).rsample(size, rng=rng, out=out)
+    return z
