@@ -255,9 +255,11 @@ class Normal:
         if self._name == "logvar":
             return np.exp(self._param)
         if self._name == "logstd":
-            return np.exp(2 * self._param)
+            v: Array = np.exp(2 * self._param)
+            return v
         s = self._sigma()
-        return s * s
+        sq: Array = s * s
+        return sq
 
     @property
     def logvar(self) -> Array:
