@@ -33,7 +33,7 @@ void PhiloxState::set(std::uint64_t key, Counter128 next_block, std::uint32_t wo
 }
 
 Reservation PhiloxState::reserve(std::uint64_t n, int unit) {
-  if (unit == 2 && (word_ & 1u)) {  // skip the odd word so that slots stay aligned
+  if (unit == 2 && n > 0 && (word_ & 1u)) {  // skip the odd word so that slots stay aligned
     if (++word_ == 4) {
       word_ = 0;
       ctr_ = counter_add(ctr_, 1);

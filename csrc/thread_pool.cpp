@@ -46,14 +46,14 @@ class Pool {
   explicit Pool(int threads) { resize(threads); }
   ~Pool() { stop_workers(); }
 
-  int size() const { return threads_; }
+  int size() const { return threads_.load(std::memory_order_relaxed); }
 
   void resize(int threads) {
     std::lock_guard<std::mutex> call(call_mutex_);
     stop_workers();
-    threads_ = std::max(1, threads);
+    threads_.store(std::max(1, threads));
     stopping_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+    for (int i = 1; i < threads_.load(); ++i) workers_.emplace_back([this] { worker_loop(); });
   }
 
   void run(std::size_t n_tasks, const std::function<void(std::size_t)>& task) {
@@ -140,7 +140,7 @@ class Pool {
   std::atomic<std::uint64_t> generation_{0};
   static constexpr int kSpins = 20000;
   bool stopping_ = false;
-  int threads_ = 1;
+  std::atomic<int> threads_{1};
 };
 
 int initial_threads() {

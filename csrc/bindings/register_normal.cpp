@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "../closed_forms.hpp"
 #include "../dispatch.hpp"
 #include "../philox_state.hpp"
 #include "../thread_pool.hpp"
@@ -80,9 +81,47 @@ void sigma(py::array& param, int kind, py::array& out) {
   if constexpr (sizeof(T) == 8) k.sigma_f64(p, kind, n, o); else k.sigma_f32(p, kind, n, o);
 }
 
+// All inputs float64, C-contiguous, of one size n (the caller broadcasts them).
+py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, py::object x, py::object other_param,
+                      int other_kind, bool grad) {
+  if (form < 0 || form > 3) throw py::value_error("form must be in [0, 3], got " + std::to_string(form));
+  const std::size_t n = std::size_t(loc.size());
+  auto input = [n](py::array& a, const char* what) {
+    if (std::size_t(a.size()) != n) throw py::value_error(std::string(what) + " must have the size of loc");
+    return contiguous_data<double>(a, what, false);
+  };
+  const double* l = input(loc, "loc");
+  const double* p = input(param, "param");
+  py::array xa, oa;
+  const double* xp = nullptr;
+  const double* op = nullptr;
+  if (!x.is_none()) {
+    xa = py::array(x);
+    xp = input(xa, "x");
+  }
+  if (!other_param.is_none()) {
+    oa = py::array(other_param);
+    op = input(oa, "other_param");
+  }
+  if ((form == 0 || form == 2) && xp == nullptr) throw py::value_error("x is required for this form");
+  if (form == 2 && op == nullptr) throw py::value_error("other_param is required for kl");
+  py::array_t<double> value(n), d_loc(grad ? n : 0), d_param(grad ? n : 0);
+  double* v = value.mutable_data();
+  double* gl = grad ? d_loc.mutable_data() : nullptr;
+  double* gp = grad ? d_param.mutable_data() : nullptr;
+  {
+    py::gil_scoped_release nogil;
+    normal_closed_form(static_cast<ClosedForm>(form), kind, n, l, p, xp, op, other_kind, v, gl, gp);
+  }
+  return py::make_tuple(value, d_loc, d_param);
+}
+
 }  // namespace
 
 void register_normal(py::module_& m) {
+  m.def("closed_form", &closed_form, py::arg("form"), py::arg("kind"), py::arg("loc"), py::arg("param"),
+        py::arg("x"), py::arg("other_param"), py::arg("other_kind"), py::arg("grad"),
+        "Elementwise log_prob (0), entropy (1), kl (2), kl_standard_normal (3) and gradients, in float64.");
   m.attr("PARAM_SCALE") = 0;
   m.attr("PARAM_VAR") = 1;
   m.attr("PARAM_LOGVAR") = 2;

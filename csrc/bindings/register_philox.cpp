@@ -2,6 +2,7 @@
 // reparam.Philox, exposed to NumPy through a "BitGenerator" capsule.
 #include "pybind11.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -20,28 +21,29 @@ class StateLock {
 
   bool acquire(bool blocking, double timeout) {
     std::mutex& m = s_->mutex();
-    if (m.try_lock()) return true;
-    if (!blocking) return false;
-    py::gil_scoped_release nogil;
-    if (timeout < 0) {
-      m.lock();
-      return true;
+    bool got = m.try_lock();
+    if (!got && blocking) {
+      py::gil_scoped_release nogil;
+      if (timeout < 0) {
+        m.lock();
+        got = true;
+      } else {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+        while (!(got = m.try_lock()) && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (m.try_lock()) return true;
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
-    return m.try_lock();
+    if (got) held_.store(true);
+    return got;
   }
+  // Like threading.Lock, any thread may release, but only a lock taken through acquire.
   void release() {
-    if (s_->mutex().try_lock()) {  // it was not held: refuse, as threading.Lock does
-      s_->mutex().unlock();
-      throw std::runtime_error("release unlocked lock");
-    }
+    if (!held_.exchange(false)) throw std::runtime_error("release unlocked lock");
     s_->mutex().unlock();
   }
   bool locked() {
+    if (held_.load()) return true;
+    // Not held through this object, so this thread does not own it: try_lock is safe.
     if (s_->mutex().try_lock()) {
       s_->mutex().unlock();
       return false;
@@ -51,6 +53,7 @@ class StateLock {
 
  private:
   std::shared_ptr<PhiloxState> s_;
+  std::atomic<bool> held_{false};  // taken through acquire() and not yet released
 };
 
 Counter128 counter_from(std::uint64_t lo, std::uint64_t hi) {
@@ -60,7 +63,7 @@ Counter128 counter_from(std::uint64_t lo, std::uint64_t hi) {
 }  // namespace
 
 void register_philox(py::module_& m) {
-  py::class_<StateLock>(m, "StateLock", "The lock of one Philox stream (threading.Lock protocol).")
+  py::class_<StateLock, std::shared_ptr<StateLock>>(m, "StateLock", "The lock of one Philox stream (threading.Lock protocol).")
       .def("acquire", &StateLock::acquire, py::arg("blocking") = true, py::arg("timeout") = -1.0)
       .def("release", &StateLock::release)
       .def("locked", &StateLock::locked)
@@ -73,7 +76,7 @@ void register_philox(py::module_& m) {
              return std::make_shared<PhiloxState>(key, counter_from(ctr_lo, ctr_hi), word);
            }),
            py::arg("key"), py::arg("ctr_lo"), py::arg("ctr_hi"), py::arg("word"))
-      .def("make_lock", [](std::shared_ptr<PhiloxState> s) { return StateLock(std::move(s)); })
+      .def("make_lock", [](std::shared_ptr<PhiloxState> s) { return std::make_shared<StateLock>(std::move(s)); })
       .def("capsule",
            [](PhiloxState& s) {
              // The capsule does not own the state: the Python Philox keeps it alive, and

@@ -61,3 +61,13 @@ def affine_normal(
     out: npt.NDArray[Any],
 ) -> tuple[int, int, int, int]: ...
 def sigma(param: npt.NDArray[Any], kind: int, out: npt.NDArray[Any]) -> None: ...
+def closed_form(
+    form: int,
+    kind: int,
+    loc: npt.NDArray[np.float64],
+    param: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64] | None,
+    other_param: npt.NDArray[np.float64] | None,
+    other_kind: int,
+    grad: bool,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

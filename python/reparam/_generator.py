@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._philox import Philox, _normalize_size
+from ._philox import _MAX_DIM, Philox, _normalize_size
 
 __all__ = ["Generator", "default_rng"]
 
@@ -33,6 +33,29 @@ def _float_dtype(dtype: Any, method: str) -> np.dtype[Any]:
     if dt not in _FLOAT_DTYPES or not dt.isnative:
         raise TypeError(f"Unsupported dtype {dt!r} for {method}")
     return dt
+
+
+def _as_float64(x: Any, name: str) -> np.ndarray[Any, Any]:
+    """x as float64, accepting and rejecting what numpy.random's `normal` does.
+
+    Arrays must cast safely to float64; other objects are converted like
+    ``np.asarray(x, float64)``, and a lone Python scalar must be a real number.
+    """
+    if isinstance(x, np.ndarray):
+        if not np.can_cast(x.dtype, _F64, casting="safe"):
+            raise TypeError(
+                f"Cannot cast {name} array data from {x.dtype!r} to dtype('float64') "
+                "according to the rule 'safe'"
+            )
+        return x.astype(_F64, copy=False)
+    with np.errstate(all="ignore"):
+        return np.asarray(x, dtype=_F64)
+
+
+def _check_real_scalar(x: Any, name: str) -> None:
+    """NumPy reads a lone scalar argument as a real number: None and str are refused."""
+    if x is None or isinstance(x, str | bytes | bytearray):
+        raise TypeError(f"{name} must be real number, not {type(x).__name__}")
 
 
 def _check_out(out: Any, dt: np.dtype[Any], size: Any) -> np.ndarray[Any, Any]:
@@ -139,8 +162,9 @@ class Generator:
             return _core.normal_scalar(self._state, dt == np.float32)
         dt = _float_dtype(dtype, "standard_normal")
         if out is None:
-            shape = (size,) if type(size) is int and size >= 0 else _normalize_size(size)
-            return _core.normal_new(self._state, shape, dt.itemsize == 4)
+            if type(size) is int and 0 <= size <= _MAX_DIM:  # the common case, cheaply
+                return _core.normal_new(self._state, (size,), dt.itemsize == 4)
+            return _core.normal_new(self._state, _normalize_size(size), dt.itemsize == 4)
         _check_out(out, dt, size)
         _core.fill_normal(self._state, out)
         return out
@@ -175,8 +199,9 @@ class Generator:
         if out is None:
             if size is None:
                 return float(_core.uniform_new(self._state, (), dt.itemsize == 4)[()])
-            shape = (size,) if type(size) is int and size >= 0 else _normalize_size(size)
-            return _core.uniform_new(self._state, shape, dt.itemsize == 4)
+            if type(size) is int and 0 <= size <= _MAX_DIM:  # the common case, cheaply
+                return _core.uniform_new(self._state, (size,), dt.itemsize == 4)
+            return _core.uniform_new(self._state, _normalize_size(size), dt.itemsize == 4)
         _check_out(out, dt, size)
         _core.fill_uniform(self._state, out)
         return out
@@ -223,10 +248,16 @@ class Generator:
             `size`.
         """
         dt = _float_dtype(dtype, "normal")
-        loc_a = np.asarray(loc, dtype=_F64)
-        scale_a = np.asarray(scale, dtype=_F64)
-        if np.any(scale_a < 0):
-            bad = np.flatnonzero(scale_a.ravel() < 0)[0]
+        if out is not None and not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        loc_a = _as_float64(loc, "loc")
+        scale_a = _as_float64(scale, "scale")
+        if loc_a.ndim == 0 and scale_a.ndim == 0:
+            _check_real_scalar(loc, "loc")
+            _check_real_scalar(scale, "scale")
+        negative = np.signbit(scale_a) & ~np.isnan(scale_a)  # -0.0 too, as NumPy
+        if negative.any():
+            bad = int(np.flatnonzero(negative.ravel())[0])
             raise ValueError(
                 f"scale < 0: scale must be non-negative, got {scale_a.ravel()[bad]} "
                 f"at flat index {bad}"
@@ -253,8 +284,9 @@ class Generator:
         else:
             res = _check_out(out, dt, size)
         _core.fill_normal(self._state, res)
-        np.multiply(res, scale_a.astype(dt, copy=False), out=res)
-        np.add(res, loc_a.astype(dt, copy=False), out=res)
+        with np.errstate(all="ignore"):  # inf and nan propagate silently, as in NumPy
+            np.multiply(res, scale_a.astype(dt, copy=False), out=res)
+            np.add(res, loc_a.astype(dt, copy=False), out=res)
         if size is None and out is None and res.ndim == 0:
             return float(res)
         return res

@@ -16,7 +16,6 @@ __all__ = ["Noise", "Normal", "reparameterize"]
 
 PARAMS = ("scale", "var", "logvar", "logstd", "softplus")
 _KIND = {name: i for i, name in enumerate(PARAMS)}
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _MASK64 = (1 << 64) - 1
 
 Array = npt.NDArray[Any]
@@ -229,19 +228,6 @@ class Normal:
             # log(softplus(x)) = x + log1p(-(expm1... )): for x << 0 softplus(x) ~ exp(x)
             return np.where(p < -30, p, np.log(sp)).astype(self._dtype, copy=False)
 
-    def _dsigma_dparam(self, sigma: Array) -> Array:
-        p, name = self._param, self._name
-        with np.errstate(divide="ignore", over="ignore"):
-            if name == "scale":
-                return np.ones_like(p)
-            if name == "var":
-                return 0.5 / sigma
-            if name == "logvar":
-                return 0.5 * sigma
-            if name == "logstd":
-                return sigma
-            return 1.0 / (1.0 + np.exp(-p))
-
     @property
     def scale(self) -> Array:
         """sigma, the standard deviation."""
@@ -332,47 +318,49 @@ class Normal:
             return out, Noise(key, (hi << 64) | lo, start, shape, self._dtype, antithetic)
         return out
 
-    # -- closed forms ---------------------------------------------------------------
-    def _grads(self, d_loc: Array, d_sigma: Array, sigma: Array) -> dict[str, Array]:
-        d_param = d_sigma * self._dsigma_dparam(sigma)
-        return {
-            "loc": _sum_to(np.asarray(d_loc, self._dtype), self._loc.shape),
-            self._name: _sum_to(np.asarray(d_param, self._dtype), self._param.shape),
-        }
+    # -- closed forms (computed in the core, in float64) ---------------------------------
+    def _closed_form(self, form: int, grad: bool, x: Any = None,
+                     other: Normal | None = None) -> Any:
+        arrays = [self._loc, self._param]
+        if x is not None:
+            arrays.append(x)
+        if other is not None:
+            arrays.append(other._param)
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        flat = [np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).ravel()
+                for a in arrays]
+        value, d_loc, d_param = _core.closed_form(
+            form, self._kind, flat[0], flat[1], flat[2] if x is not None else None,
+            flat[3] if other is not None else None,
+            other._kind if other is not None else 0, grad)
+        with np.errstate(all="ignore"):
+            v = value.reshape(shape).astype(self._dtype)
+            if not grad:
+                return v
+            return v, {
+                "loc": _sum_to(d_loc.reshape(shape), self._loc.shape).astype(self._dtype),
+                self._name: _sum_to(d_param.reshape(shape), self._param.shape).astype(self._dtype),
+            }
 
     def log_prob(self, z: Any, *, grad: bool = False) -> Any:
         """log_prob(z, *, grad=False)
 
-        Log density ``-(z - loc)**2 / (2 sigma**2) - log(sigma) - log(2 pi) / 2``.
+        Log density ``-(z - loc)**2 / (2 sigma**2) - log(sigma) - log(2 pi) / 2``,
+        broadcast over z, loc and the parameter.
 
         With ``grad=True`` returns ``(value, {"loc": ..., <param>: ...})``: the
-        gradients of ``value.sum()``, shaped like loc and the raw parameter.
+        gradients of ``value.sum()`` with respect to loc and the raw parameter,
+        shaped like them (broadcast axes summed, as autograd does).
         """
-        z_a = np.asarray(z, self._dtype)
-        sigma = self._sigma()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            diff = z_a - self._loc
-            t = diff / sigma
-            value = (-0.5 * t * t - self._log_sigma() - _HALF_LOG_2PI).astype(self._dtype)
-            if not grad:
-                return value
-            d_loc = t / sigma
-            d_sigma = (t * t - 1.0) / sigma
-        return value, self._grads(d_loc, d_sigma, sigma)
+        z_a = _float_array(z, "z")
+        return self._closed_form(0, grad, x=z_a)
 
     def entropy(self, *, grad: bool = False) -> Any:
         """entropy(*, grad=False)
 
         Differential entropy ``log(sigma) + (1 + log(2 pi)) / 2``, of `batch_shape`.
         """
-        ls = np.broadcast_to(self._log_sigma(), self._batch_shape)
-        value = (ls + (0.5 + _HALF_LOG_2PI)).astype(self._dtype)
-        if not grad:
-            return value
-        sigma = self._sigma()
-        with np.errstate(divide="ignore"):
-            d_sigma = np.broadcast_to(1.0 / sigma, self._batch_shape)
-        return value, self._grads(np.zeros(self._batch_shape, self._dtype), d_sigma, sigma)
+        return self._closed_form(1, grad)
 
     def kl(self, other: Normal, *, grad: bool = False) -> Any:
         """kl(other, *, grad=False)
@@ -383,17 +371,9 @@ class Normal:
         """
         if not isinstance(other, Normal):
             raise TypeError(f"other must be a reparam.Normal, got {type(other).__name__}")
-        s = self._sigma()
-        so = other._sigma().astype(self._dtype, copy=False)
-        d = self._loc - other._loc.astype(self._dtype, copy=False)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = (other._log_sigma() - self._log_sigma()
-                     + (s * s + d * d) / (2 * so * so) - 0.5).astype(self._dtype)
-            if not grad:
-                return value
-            d_loc = d / (so * so)
-            d_sigma = s / (so * so) - 1.0 / s
-        return value, self._grads(d_loc, d_sigma, s)
+        shape = np.broadcast_shapes(self._batch_shape, other._batch_shape)
+        other_loc = np.broadcast_to(other._loc, shape)
+        return self._closed_form(2, grad, x=other_loc, other=other)
 
     def kl_standard_normal(self, *, grad: bool = False) -> Any:
         """kl_standard_normal(*, grad=False)
@@ -401,17 +381,7 @@ class Normal:
         KL(self || N(0, 1)) ``= (sigma**2 + loc**2 - 1) / 2 - log(sigma)``, the VAE
         regularizer.
         """
-        s = self._sigma()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.broadcast_to(
-                0.5 * (s * s + self._loc * self._loc - 1.0) - self._log_sigma(),
-                self._batch_shape,
-            ).astype(self._dtype)
-            if not grad:
-                return value
-            d_sigma = s - 1.0 / s
-        return value, self._grads(np.broadcast_to(self._loc, self._batch_shape),
-                                  np.broadcast_to(d_sigma, self._batch_shape), s)
+        return self._closed_form(3, grad)
 
 
 def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:

@@ -169,6 +169,7 @@ class Philox:
         key, nxt, word = self._position()
         new = Philox(key=key, counter=(nxt - 1 + (j << 64)) & _MASK128)
         new._state.set(*new._state.get()[:3], word)
+        new._seed_seq = self._seed_seq  # as NumPy's jumped(): children spawn from the same
         return new
 
     def spawn(self, n_children: int) -> list[Philox]:
@@ -228,13 +229,20 @@ def _restore_philox(d: dict[str, Any]) -> Philox:
     return p
 
 
+_MAX_DIM = np.iinfo(np.intp).max
+
+
 def _normalize_size(size: Any) -> tuple[int, ...]:
     """Turn an int or a sequence of ints into a shape tuple, as NumPy does."""
     dims: tuple[int, ...]
+    if isinstance(size, bool | np.bool_):
+        raise TypeError(f"size must be None, an int or a tuple of ints, got {size!r}")
     try:
         dims = (operator.index(size),)
     except TypeError:
         try:
+            if any(isinstance(d, bool | np.bool_) for d in size):
+                raise TypeError
             dims = tuple(operator.index(d) for d in size)
         except TypeError:
             raise TypeError(
@@ -243,4 +251,6 @@ def _normalize_size(size: Any) -> tuple[int, ...]:
     for d in dims:
         if d < 0:
             raise ValueError(f"negative dimensions are not allowed, got size {size!r}")
+        if d > _MAX_DIM:
+            raise ValueError(f"Maximum allowed dimension exceeded: size {size!r}")
     return dims
