@@ -10,11 +10,8 @@ held to what NumPy's ``standard_normal`` does with the same ``dtype``/``out``/``
 
 Values are not compared (the streams differ); see test_generator_api.py.
 
-Cases where reparam is known to differ from NumPy because of a reparam bug are not
-hidden: the comparison runs, and only when it fails *in the documented way* is the
-case reported as xfail (with both outcomes in the reason). When the bug is fixed the
-case simply passes. Legitimate, intended differences are asserted explicitly and
-commented where they occur.
+Every case must match exactly. Legitimate, intended differences are asserted
+explicitly and commented where they occur.
 """
 
 from __future__ import annotations
@@ -69,10 +66,8 @@ def _both(method: str, make_args: Callable[[], tuple[tuple[Any, ...], dict[str, 
     return results[0], results[1]
 
 
-def _check(expected: tuple[Any, ...], got: tuple[Any, ...], known_bug: str | None) -> None:
-    if got != expected and known_bug is not None:
-        pytest.xfail(f"{known_bug} [numpy: {expected}, reparam: {got}]")
-    assert got == expected
+def _check(expected: tuple[Any, ...], got: tuple[Any, ...]) -> None:
+    assert got == expected, f"numpy: {expected}, reparam: {got}"
 
 
 def _p(value: Any, id: str) -> Any:
@@ -144,17 +139,6 @@ FEW_DTYPES = [_p(np.float64, "np.float64"), _p(np.float32, "np.float32"),
 METHODS = ["standard_normal", "random"]
 
 
-def _size_bug(size: Any) -> str | None:
-    if size is True:
-        return ("reparam bug: size=True is taken as (1,) (operator.index(True) == 1); "
-                "NumPy 2 (np.empty) raises TypeError for a bool size")
-    if isinstance(size, int) and size >= 2**63:
-        return ("reparam bug: size >= 2**63 raises RuntimeError from the pybind11 cast in "
-                "_core.normal_new/uniform_new; NumPy raises ValueError ('Maximum allowed "
-                "dimension exceeded')")
-    return None
-
-
 # -- standard_normal / random: size x dtype --------------------------------------------
 
 
@@ -163,7 +147,7 @@ def _size_bug(size: Any) -> str | None:
 @pytest.mark.parametrize("size", SIZES)
 def test_size_grid(method: str, size: Any, dtype: Any) -> None:
     expected, got = _both(method, lambda: ((), {"size": size, "dtype": dtype}))
-    _check(expected, got, _size_bug(size))
+    _check(expected, got)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -171,7 +155,7 @@ def test_size_grid(method: str, size: Any, dtype: Any) -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dtype_grid(method: str, size: Any, dtype: Any) -> None:
     expected, got = _both(method, lambda: ((), {"size": size, "dtype": dtype}))
-    _check(expected, got, None)
+    _check(expected, got)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -247,7 +231,7 @@ def _check_out_case(expected: tuple[Any, ...], got: tuple[Any, ...], size: Any) 
         assert expected == ("raises", "ValueError")
         assert got == ("raises", "TypeError")
         return
-    _check(expected, got, None)
+    _check(expected, got)
 
 
 OUT_CASES = [
@@ -400,48 +384,9 @@ NORMAL_SIZES = [
 ]
 
 
-def _is_scalar_like(x: Any) -> bool:
-    return not isinstance(x, np.ndarray | list | tuple)
-
-
-def _param_bug(loc: Any, scale: Any) -> str | None:
-    """The reparam bugs in converting loc/scale, found by this grid."""
-    scale_a = np.asarray(scale, dtype=object)
-    try:
-        has_neg_zero = bool(np.any([isinstance(v, float) and v == 0.0 and np.signbit(v)
-                                    for v in scale_a.ravel()]))
-    except TypeError:
-        has_neg_zero = False
-    if has_neg_zero:
-        return ("reparam bug: scale=-0.0 is accepted; NumPy rejects it (its non-negative "
-                "check is signbit(x) and not isnan(x)) with ValueError 'scale < 0'")
-    for v in (loc, scale):
-        if _is_scalar_like(v) and isinstance(v, str | bytes | type(None)):
-            return ("reparam bug: loc/scale are converted with np.asarray(x, float64), so a "
-                    "scalar None becomes nan and a numeric string is parsed; NumPy converts "
-                    "a scalar with PyFloat_AsDouble and raises TypeError")
-        if isinstance(v, np.ndarray) and not np.can_cast(v.dtype, np.float64, "safe"):
-            return ("reparam bug: an ndarray loc/scale is cast to float64 unsafely "
-                    "(complex -> ComplexWarning and the imaginary part dropped, object/str/"
-                    "longdouble arrays converted); NumPy requires a 'safe' cast and raises "
-                    "TypeError")
-    return None
-
-
-FP_WARNING_BUG = (
-    "reparam bug: normal computes loc + scale * eps with np.multiply/np.add under the "
-    "caller's floating-point error state, so inf - inf, overflow (1e308 * eps) and, for "
-    "float32, the cast of large loc/scale emit RuntimeWarning (an error under "
-    "filterwarnings=error); NumPy's normal computes in C and never warns"
-)
-
-
 def _check_normal(expected: tuple[Any, ...], got: tuple[Any, ...], loc: Any, scale: Any,
                   size: Any) -> None:
-    bug = _param_bug(loc, scale) or _size_bug(size)
-    if bug is None and got == ("raises", "RuntimeWarning") and expected[0] != "raises":
-        bug = FP_WARNING_BUG
-    _check(expected, got, bug)
+    _check(expected, got)
 
 
 @pytest.mark.parametrize("size", NORMAL_SIZES)
@@ -490,7 +435,7 @@ def test_normal_dtype_like_standard_normal(dtype: Any, size: Any) -> None:
     # standard_normal does (TypeError for an unsupported dtype).
     expected, got = _both("standard_normal", lambda: ((), {"size": size, "dtype": dtype}),
                           rp_method="normal")
-    _check(expected, got, None)
+    _check(expected, got)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f8", "f4"])
@@ -513,13 +458,6 @@ def test_normal_out_not_an_ndarray(out: Any, size: Any) -> None:
         reparam.default_rng(0).normal(size=size, out=out)
     except TypeError:
         return
-    except Exception as exc:
-        if size is None and isinstance(exc, AttributeError):
-            pytest.xfail(
-                "reparam bug: normal(out=<not an ndarray>) without size reads out.shape "
-                "before validating out and raises AttributeError instead of TypeError"
-            )
-        raise
     pytest.fail("no exception for a non-ndarray out")
 
 
