@@ -33,6 +33,18 @@ struct KernelTable {
   // sigma(param) elementwise, the same values the affine kernels use.
   void (*sigma_f32)(const float* param, int kind, std::size_t n, float* out);
   void (*sigma_f64)(const double* param, int kind, std::size_t n, double* out);
+  // Gradient-estimator sums over rows [r0, r1), columns [c0, c1) (c1 - c0 <= 1024) of a
+  // (rows, batch) layout, rows added in order, into acc (4 x (c1 - c0) doubles):
+  // score = 0 (pathwise): x = g, y = g * eps; score = 1: x = w * eps, y = w * (eps^2 - 1)
+  // with w = g[r * wcols + c / inner]; acc rows: sum x, sum x^2, sum y, sum y^2. eps is
+  // read from eps_in, or regenerated at start + flat index (negated past mirror > 0).
+  void (*reduce_f32)(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
+                     const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
+                     std::size_t r1, std::size_t c0, std::size_t c1, double* acc);
+  void (*reduce_f64)(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
+                     const double* eps_in, const double* g, std::size_t wcols, std::size_t inner,
+                     std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
+                     double* acc);
 };
 
 // One table per compiled target; nullptr for targets this build does not have.

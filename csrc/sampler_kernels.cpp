@@ -142,10 +142,11 @@ void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, d
 }
 
 #include "affine_kernels.hpp"
+#include "gradient_kernels.hpp"
 
 const KernelTable kTable = {kTargetName,      fill_raw,          fill_normal_f32, fill_uniform_f32,
                             fill_normal_f64,  fill_uniform_f64,  affine_normal_f32, affine_normal_f64,
-                            sigma_f32,        sigma_f64};
+                            sigma_f32,        sigma_f64,         reduce_f32,      reduce_f64};
 
 }  // namespace
 }  // namespace REPARAM_NS

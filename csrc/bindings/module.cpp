@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
   reparam::bindings::register_philox(m);
   reparam::bindings::register_sampling(m);
   reparam::bindings::register_normal(m);
+  reparam::bindings::register_gradients(m);
 }

@@ -13,5 +13,6 @@ void register_philox(py::module_& m);
 void register_sampling(py::module_& m);
 void register_runtime(py::module_& m);
 void register_normal(py::module_& m);
+void register_gradients(py::module_& m);
 
 }  // namespace reparam::bindings

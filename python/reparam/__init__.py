@@ -16,6 +16,7 @@ except ImportError as exc:  # pragma: no cover - only without a build
     ) from exc
 
 from ._generator import Generator, default_rng
+from ._gradients import estimate_grad
 from ._normal import Noise, Normal, reparameterize
 from ._philox import Philox
 from ._runtime import _apply_environment, get_num_threads, set_num_threads, show_config, simd_info
@@ -30,6 +31,7 @@ __all__ = [
     "Philox",
     "__version__",
     "default_rng",
+    "estimate_grad",
     "get_num_threads",
     "reparameterize",
     "set_num_threads",

@@ -71,3 +71,12 @@ def closed_form(
     other_kind: int,
     grad: bool,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def reduce_estimator(
+    score: int,
+    noise: tuple[int, int, int, int, int] | npt.NDArray[Any],
+    g: npt.NDArray[Any],
+    rows: int,
+    batch: int,
+    wcols: int,
+    inner: int,
+) -> npt.NDArray[np.float64]: ...

@@ -318,6 +318,71 @@ class Normal:
             return out, Noise(key, (hi << 64) | lo, start, shape, self._dtype, antithetic)
         return out
 
+    # -- gradient estimators ---------------------------------------------------------
+    def pathwise_grad(self, grad_z: Any, noise: Any, *, reduce: str = "mean",
+                      return_stats: bool = False) -> Any:
+        """pathwise_grad(grad_z, noise, *, reduce="mean", return_stats=False)
+
+        Pathwise (reparameterization) gradient: with ``z = loc + sigma * eps``,
+        ``dL/dloc = sum grad_z`` and ``dL/dparam = sum grad_z * eps * dsigma/dparam``
+        over the sample axes, in one fused pass.
+
+        Parameters
+        ----------
+        grad_z : array_like
+            dL/dz, shape ``sample_shape + batch_shape``.
+        noise : Noise or ndarray
+            The handle from ``rsample(return_noise=True)`` (eps is regenerated in
+            the kernel, never stored) or the eps array itself.
+        reduce : {"mean", "sum"}
+            Average or sum over the sample axes.
+        return_stats : bool
+            Also return, per batch element, the sample variance of the per-sample
+            estimates (before averaging).
+
+        Returns
+        -------
+        dict
+            ``{"loc": ..., <param_name>: ...}``, each summed down to the shape of that
+            argument (as autograd does for broadcast inputs); with `return_stats`
+            the pair ``(grads, variances)``.
+        """
+        from ._gradients import pathwise_grad
+
+        return pathwise_grad(self, grad_z, noise, reduce=reduce, return_stats=return_stats)
+
+    def score_grad(self, f_values: Any, noise: Any, *, baseline: Any = None,
+                   reduce: str = "mean", return_stats: bool = False) -> Any:
+        """score_grad(f_values, noise, *, baseline=None, reduce="mean", return_stats=False)
+
+        Score-function (REINFORCE) gradient ``(f - b) * dlog q(z)/dparam`` averaged
+        over the samples: ``dlog q/dloc = eps / sigma``, ``dlog q/dsigma =
+        (eps**2 - 1) / sigma``.
+
+        Parameters
+        ----------
+        f_values : array_like
+            f(z), shape ``sample_shape`` (one value per sample) or ``sample_shape``
+            plus a prefix of ``batch_shape``.
+        noise : Noise or ndarray
+            As in `pathwise_grad`.
+        baseline : None, number, array, "mean" or "loo"
+            Subtracted from f. "mean" uses the mean of f over the samples, which
+            makes the estimator biased (by a factor ``(n - 1) / n``); "loo" uses the
+            mean of the other samples (leave-one-out) and is unbiased.
+        reduce, return_stats
+            As in `pathwise_grad`.
+
+        Returns
+        -------
+        dict
+            As in `pathwise_grad`.
+        """
+        from ._gradients import score_grad
+
+        return score_grad(self, f_values, noise, baseline=baseline, reduce=reduce,
+                          return_stats=return_stats)
+
     # -- closed forms (computed in the core, in float64) ---------------------------------
     def _closed_form(self, form: int, grad: bool, x: Any = None,
                      other: Normal | None = None) -> Any:

@@ -1,0 +1,238 @@
+"""Gradient estimators of E_q[f(z)] for the reparameterized Normal.
+
+pathwise (reparameterization): d/dloc = E[f'(z)], d/dsigma = E[f'(z) eps];
+score function:                d/dloc = E[(f - b) eps] / sigma,
+                               d/dsigma = E[(f - b) (eps**2 - 1)] / sigma.
+Both are one fused pass in the core that regenerates eps from a `Noise` handle (or
+reads an eps array) and adds up per-column sums in float64, rows in order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+
+if TYPE_CHECKING:
+    from ._normal import Noise, Normal
+
+__all__ = ["estimate_grad", "pathwise_grad", "score_grad"]
+
+Array = npt.NDArray[Any]
+_MASK64 = (1 << 64) - 1
+
+
+def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
+    """The kernel's noise argument: a stream position tuple, or a checked eps array."""
+    from ._normal import Noise
+
+    if isinstance(noise, Noise):
+        if noise.shape != shape:
+            raise ValueError(
+                f"noise has shape {noise.shape} but the samples have shape {shape}"
+            )
+        if noise.dtype != q.dtype:
+            raise ValueError(
+                f"noise has dtype {noise.dtype} but the distribution has dtype {q.dtype}"
+            )
+        mirror = noise.size // 2 if noise.antithetic else 0
+        return (noise.key, noise.counter & _MASK64, noise.counter >> 64, noise.start, mirror)
+    eps = np.asarray(noise)
+    if eps.shape != shape:
+        raise ValueError(f"noise has shape {eps.shape} but the samples have shape {shape}")
+    if eps.dtype.kind != "f":
+        raise TypeError(f"noise must be a Noise handle or a float array, got dtype {eps.dtype}")
+    return np.ascontiguousarray(eps, dtype=q.dtype)
+
+
+def _sample_shape(q: Normal, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
+    nb = len(q.batch_shape)
+    if len(shape) < nb or shape[len(shape) - nb:] != q.batch_shape:
+        raise ValueError(
+            f"{what} must have shape sample_shape + batch_shape {q.batch_shape}, got {shape}"
+        )
+    return shape[: len(shape) - nb]
+
+
+def _dsigma_dparam(q: Normal, sigma: Array, param: Array) -> Array:
+    name = q.param_name
+    with np.errstate(all="ignore"):
+        if name == "scale":
+            return np.ones_like(sigma)
+        if name == "var":
+            return 0.5 / sigma
+        if name == "logvar":
+            return 0.5 * sigma
+        if name == "logstd":
+            return sigma
+        return 1.0 / (1.0 + np.exp(-param))
+
+
+def _finish(q: Normal, sums: Array, rows: int, reduce: str, d_loc: Array, d_sigma: Array,
+            var_loc: Array, var_sigma: Array, return_stats: bool) -> Any:
+    from ._normal import _sum_to
+
+    _, par_b = q._batch_arrays()
+    param = par_b.reshape(-1).astype(np.float64)
+    sigma = np.empty(param.shape, np.float64)
+    _core.sigma(np.ascontiguousarray(param), _kind(q), sigma)
+    chain = _dsigma_dparam(q, sigma, param)
+    scale = 1.0 / rows if reduce == "mean" else 1.0
+    bshape = q.batch_shape
+    grads = {
+        "loc": _sum_to((d_loc * scale).reshape(bshape), q.loc.shape).astype(q.dtype),
+        q.param_name: _sum_to((d_sigma * chain * scale).reshape(bshape),
+                              q.param.shape).astype(q.dtype),
+    }
+    if not return_stats:
+        return grads
+    stats = {
+        "loc": var_loc.reshape(bshape).astype(q.dtype),
+        q.param_name: (var_sigma * chain * chain).reshape(bshape).astype(q.dtype),
+    }
+    return grads, stats
+
+
+def _kind(q: Normal) -> int:
+    return q._kind
+
+
+def _sample_var(s1: Array, s2: Array, n: int) -> Array:
+    """Unbiased sample variance from the sum and the sum of squares."""
+    if n < 2:
+        return np.full(s1.shape, np.nan)
+    with np.errstate(all="ignore"):
+        return np.maximum(s2 - s1 * s1 / n, 0.0) / (n - 1)
+
+
+def _check_reduce(reduce: str) -> None:
+    if reduce not in ("mean", "sum"):
+        raise ValueError(f"reduce must be 'mean' or 'sum', got {reduce!r}")
+
+
+def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str = "mean",
+                  return_stats: bool = False) -> Any:
+    """pathwise_grad(q, grad_z, noise, *, reduce="mean", return_stats=False)
+
+    See `Normal.pathwise_grad`.
+    """
+    _check_reduce(reduce)
+    g = np.asarray(grad_z)
+    if g.dtype.kind not in "biuf":
+        raise TypeError(f"grad_z must be real numbers, got dtype {g.dtype}")
+    sample = _sample_shape(q, g.shape, "grad_z")
+    src = _noise_source(q, noise, g.shape)
+    rows, batch = math.prod(sample), math.prod(q.batch_shape)
+    g = np.ascontiguousarray(g, dtype=q.dtype)
+    sums = _core.reduce_estimator(0, src, g, rows, batch, 1, 1)
+    return _finish(q, sums, rows, reduce, sums[0], sums[2], _sample_var(sums[0], sums[1], rows),
+                   _sample_var(sums[2], sums[3], rows), return_stats)
+
+
+def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any = None,
+               reduce: str = "mean", return_stats: bool = False) -> Any:
+    """score_grad(q, f_values, noise, *, baseline=None, reduce="mean", return_stats=False)
+
+    See `Normal.score_grad`.
+    """
+    _check_reduce(reduce)
+    from ._normal import Noise
+
+    shape = noise.shape if isinstance(noise, Noise) else np.shape(noise)
+    sample = _sample_shape(q, tuple(shape), "noise")
+    f = np.asarray(f_values)
+    if f.dtype.kind not in "biuf":
+        raise TypeError(f"f_values must be real numbers, got dtype {f.dtype}")
+    ns = len(sample)
+    prefix = f.shape[ns:]
+    if f.shape[:ns] != sample or prefix != q.batch_shape[: len(prefix)]:
+        raise ValueError(
+            f"f_values must have shape sample_shape {sample} plus a prefix of batch_shape "
+            f"{q.batch_shape}, got {f.shape}"
+        )
+    src = _noise_source(q, noise, tuple(shape))
+    rows = math.prod(sample)
+    f64 = f.astype(np.float64).reshape(rows, -1) if rows else f.astype(np.float64).reshape(0, 1)
+    if isinstance(baseline, str):
+        if baseline == "mean":
+            w = f64 - f64.mean(axis=0, keepdims=True)
+        elif baseline == "loo":
+            if rows < 2:
+                raise ValueError("baseline='loo' needs at least two samples")
+            total = f64.sum(axis=0, keepdims=True)
+            w = (rows * f64 - total) / (rows - 1)
+        else:
+            raise ValueError(f"baseline must be None, a number, an array, 'mean' or 'loo', "
+                             f"got {baseline!r}")
+    elif baseline is None:
+        w = f64
+    else:
+        b = np.asarray(baseline, dtype=np.float64)
+        try:
+            w = (f64.reshape(f.shape) - b).reshape(f64.shape)
+        except ValueError:
+            raise ValueError(f"baseline of shape {b.shape} does not broadcast to f_values "
+                             f"{f.shape}") from None
+    batch = math.prod(q.batch_shape)
+    wcols = math.prod(prefix)
+    w = np.ascontiguousarray(w, dtype=q.dtype)
+    sums = _core.reduce_estimator(1, src, w, rows, batch, wcols, batch // wcols if wcols else 1)
+    _, par_b = q._batch_arrays()
+    sigma = np.empty(batch, np.float64)
+    _core.sigma(np.ascontiguousarray(par_b.reshape(-1), dtype=np.float64), q._kind, sigma)
+    with np.errstate(all="ignore"):
+        inv = 1.0 / sigma
+        return _finish(q, sums, rows, reduce, sums[0] * inv, sums[2] * inv,
+                       _sample_var(sums[0], sums[1], rows) * inv * inv,
+                       _sample_var(sums[2], sums[3], rows) * inv * inv, return_stats)
+
+
+def estimate_grad(fn: Callable[[Array], Any], q: Normal, n: int, *, method: str = "pathwise",
+                  baseline: Any = None, antithetic: bool = False, rng: Any = None,
+                  return_stats: bool = False) -> Any:
+    """estimate_grad(fn, q, n, *, method="pathwise", baseline=None, antithetic=False, rng=None, return_stats=False)
+
+    Monte Carlo gradient of ``E_q[f(z)]`` with respect to q's loc and raw parameter.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(z)`` with z of shape ``(n,) + q.batch_shape``. For ``method="score"``
+        it returns the values f(z) (shape ``(n,)`` plus a prefix of batch_shape); for
+        ``method="pathwise"`` the pair ``(values, df/dz)``, df/dz shaped like z.
+    q : Normal
+    n : int
+        Number of samples (even when `antithetic`).
+    method : {"pathwise", "score"}
+    baseline : None, number, array, "mean" or "loo"
+        Score function only (see `Normal.score_grad`).
+    antithetic : bool
+        Use eps and -eps pairs.
+    rng : Generator, seed or None
+    return_stats : bool
+        Also return the per-element sample variance of the per-sample estimates.
+
+    Returns
+    -------
+    dict
+        ``{"loc": ..., <param_name>: ...}`` (and the stats dict with `return_stats`).
+    """
+    z, noise = q.rsample(n, rng=rng, antithetic=antithetic, return_noise=True)
+    if method == "pathwise":
+        if baseline is not None:
+            raise ValueError("baseline applies to method='score' only")
+        out = fn(z)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError("for method='pathwise', fn(z) must return (values, df/dz)")
+        return pathwise_grad(q, out[1], noise, return_stats=return_stats)
+    if method == "score":
+        values = fn(z)
+        if isinstance(values, tuple):
+            values = values[0]
+        return score_grad(q, values, noise, baseline=baseline, return_stats=return_stats)
+    raise ValueError(f"method must be 'pathwise' or 'score', got {method!r}")
