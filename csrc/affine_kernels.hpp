@@ -4,7 +4,7 @@
 // namespace by sampler_kernels.cpp, after the fill kernels it calls.
 #pragma once
 
-#include <cstring>
+// (std headers: included by sampler_kernels.cpp before the target namespace)
 
 // Which raw parameter gives sigma (values match reparam._core.PARAM_*).
 enum ParamKind : int { kScale = 0, kVar = 1, kLogvar = 2, kLogstd = 3, kSoftplus = 4 };
@@ -34,70 +34,81 @@ inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_
   fill_normal_f64(sk, start, n, out);
 }
 
-// Elements [first, first + n) of the flattened (rows, batch) output: element i uses
-// stream position start + i and batch entry i % batch. With mirror > 0 (antithetic),
-// out[i + mirror] = loc - sigma * eps as well.
+// Rows [r0, r1) and columns [c0, c1) (c1 - c0 <= kAffineTile) of the (rows, batch)
+// output: element (r, c) uses stream position start + r * batch + c and batch entry c;
+// sigma is computed once per column for all rows. With mirror > 0 (antithetic),
+// out[i + mirror] = loc - sigma * eps as well (i the flat index).
+constexpr std::size_t kAffineTile = 1024;
+
 template <int Kind, class T>
-void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t first, std::size_t n,
-                   std::size_t batch, const T* loc, const T* param, T* out, std::size_t mirror) {
-  constexpr std::size_t kTile = 1024;
-  alignas(64) T eps[kTile + kLanes64];
-  std::size_t i = first;
-  const std::size_t end = first + n;
-  while (i < end) {
-    const std::size_t b = i % batch;
-    const std::size_t seg = std::min({batch - b, end - i, kTile});
+void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1, std::size_t c0,
+                   std::size_t c1, std::size_t batch, const T* loc, const T* param, T* out, std::size_t mirror) {
+  const std::size_t width = c1 - c0;
+  // A narrow batch spanning all columns: take several rows per step (they are
+  // contiguous), with sigma and loc repeated, so each step still fills ~1024 values.
+  const std::size_t reps = (c0 == 0 && c1 == batch) ? std::max<std::size_t>(1, kAffineTile / width) : 1;
+  const std::size_t span = reps * width;
+  const std::size_t padded = (span + kLanes64 - 1) / kLanes64 * kLanes64;
+  alignas(64) double sigma[kAffineTile + kLanes64];
+  alignas(64) double mean[kAffineTile + kLanes64];
+  alignas(64) T eps[kAffineTile + kLanes64];
+  {
+    alignas(64) T lt[kLanes64], pt[kLanes64];
+    for (std::size_t j = 0; j < padded; j += kLanes64) {
+      for (std::size_t q = 0; q < kLanes64; ++q) {
+        const std::size_t col = (j + q) % width;
+        lt[q] = j + q < span ? loc[c0 + col] : T(0);
+        pt[q] = j + q < span ? param[c0 + col] : T(0);
+      }
+      store(sigma + j, sigma_from<Kind>(load_as_f64(pt)));
+      store(mean + j, load_as_f64(lt));
+    }
+  }
+  for (std::size_t r = r0; r < r1; r += reps) {
+    const std::size_t i = r * batch + c0;
+    const std::size_t seg = std::min(reps, r1 - r) * width;
     fill_normal_any(sk, start + i, seg, eps);
-    const T* lp = loc + b;
-    const T* pp = param + b;
-    std::size_t j = 0;
-    for (; j + kLanes64 <= seg; j += kLanes64) {
-      const F64 sigma = sigma_from<Kind>(load_as_f64(pp + j));
-      const F64 se = mul(sigma, load_as_f64(eps + j));
-      const F64 l = load_as_f64(lp + j);
-      store_from_f64(out + i + j, add(l, se));
-      if (mirror) store_from_f64(out + i + j + mirror, sub(l, se));
+    for (std::size_t q = seg; q < padded; ++q) eps[q] = T(0);
+    const std::size_t full = seg - seg % kLanes64;
+    for (std::size_t j = 0; j < seg; j += kLanes64) {
+      const F64 se = mul(load(sigma + j), load_as_f64(eps + j));
+      const F64 l = load(mean + j);
+      if (j < full) {
+        store_from_f64(out + i + j, add(l, se));
+        if (mirror) store_from_f64(out + i + j + mirror, sub(l, se));
+      } else {  // the last few values go through a padded copy
+        alignas(64) T zt[kLanes64], mt[kLanes64];
+        store_from_f64(zt, add(l, se));
+        store_from_f64(mt, sub(l, se));
+        std::memcpy(out + i + j, zt, (seg - j) * sizeof(T));
+        if (mirror) std::memcpy(out + i + j + mirror, mt, (seg - j) * sizeof(T));
+      }
     }
-    if (j < seg) {  // the last few: the same vector arithmetic on padded copies
-      alignas(64) T lt[kLanes64] = {}, pt[kLanes64] = {}, zt[kLanes64], mt[kLanes64];
-      const std::size_t rest = seg - j;
-      std::memcpy(lt, lp + j, rest * sizeof(T));
-      std::memcpy(pt, pp + j, rest * sizeof(T));
-      for (std::size_t q = rest; q < kLanes64; ++q) eps[j + q] = T(0);
-      const F64 sigma = sigma_from<Kind>(load_as_f64(pt));
-      const F64 se = mul(sigma, load_as_f64(eps + j));
-      const F64 l = load_as_f64(lt);
-      store_from_f64(zt, add(l, se));
-      store_from_f64(mt, sub(l, se));
-      std::memcpy(out + i + j, zt, rest * sizeof(T));
-      if (mirror) std::memcpy(out + i + j + mirror, mt, rest * sizeof(T));
-    }
-    i += seg;
   }
 }
 
 template <class T>
-void affine_normal_dispatch(const StreamKey& sk, std::uint64_t start, std::size_t first, std::size_t n,
-                            std::size_t batch, const T* loc, const T* param, int kind, T* out,
-                            std::size_t mirror) {
+void affine_normal_dispatch(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
+                            std::size_t c0, std::size_t c1, std::size_t batch, const T* loc, const T* param,
+                            int kind, T* out, std::size_t mirror) {
   switch (kind) {
-    case kScale: return affine_normal<kScale>(sk, start, first, n, batch, loc, param, out, mirror);
-    case kVar: return affine_normal<kVar>(sk, start, first, n, batch, loc, param, out, mirror);
-    case kLogvar: return affine_normal<kLogvar>(sk, start, first, n, batch, loc, param, out, mirror);
-    case kLogstd: return affine_normal<kLogstd>(sk, start, first, n, batch, loc, param, out, mirror);
-    default: return affine_normal<kSoftplus>(sk, start, first, n, batch, loc, param, out, mirror);
+    case kScale: return affine_normal<kScale>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
+    case kVar: return affine_normal<kVar>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
+    case kLogvar: return affine_normal<kLogvar>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
+    case kLogstd: return affine_normal<kLogstd>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
+    default: return affine_normal<kSoftplus>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
   }
 }
 
-void affine_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t first, std::size_t n,
-                       std::size_t batch, const float* loc, const float* param, int kind, float* out,
-                       std::size_t mirror) {
-  affine_normal_dispatch(sk, start, first, n, batch, loc, param, kind, out, mirror);
+void affine_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1, std::size_t c0,
+                       std::size_t c1, std::size_t batch, const float* loc, const float* param, int kind,
+                       float* out, std::size_t mirror) {
+  affine_normal_dispatch(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror);
 }
-void affine_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t first, std::size_t n,
-                       std::size_t batch, const double* loc, const double* param, int kind, double* out,
-                       std::size_t mirror) {
-  affine_normal_dispatch(sk, start, first, n, batch, loc, param, kind, out, mirror);
+void affine_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1, std::size_t c0,
+                       std::size_t c1, std::size_t batch, const double* loc, const double* param, int kind,
+                       double* out, std::size_t mirror) {
+  affine_normal_dispatch(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror);
 }
 
 // sigma itself, for the Python layer's closed forms and for tests: out[i] = sigma(param[i]).

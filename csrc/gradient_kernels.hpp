@@ -1,57 +1,44 @@
 // Fused reductions for gradient estimators: read grad_z (pathwise) or per-sample
 // weights (score function), regenerate eps from the stream (or read it), and add up
-// four sums per column in float64. Columns are SIMD lanes and rows are added in
-// order, so every column's sums are the same on every target. Included inside the
-// target namespace by sampler_kernels.cpp, after the fill kernels.
+// per-column sums in float64. Columns are SIMD lanes and each column's rows are added
+// in row order, so every column's sums are the same on every target. Included inside
+// the target namespace by sampler_kernels.cpp, after the fill kernels.
 #pragma once
 
-#include <cstring>
+// (std headers: included by sampler_kernels.cpp before the target namespace)
 
-// Sums over rows [r0, r1) and columns [c0, c1) of a (rows, batch) layout, into
-// acc[k * width + (c - c0)], width = c1 - c0, k = 0..3:
+constexpr std::size_t kReduceTile = 1024;  // columns per call at most
+constexpr std::size_t kRowChunk = 16;      // rows whose eps are generated together
+
+// Sums over rows [r0, r1) and columns [c0, c1) of a (rows, batch) layout, added to
+// acc[k * acc_stride + (c - c0)], k = 0..3 (rows 1 and 3 only with Stats):
 //   pathwise (Score = false): x = g[r*batch + c],            y = x * eps
 //   score    (Score = true):  x = w[r*wcols + c/inner] * eps, y = w * (eps*eps - 1)
 //   acc0 += x, acc1 += x*x, acc2 += y, acc3 += y*y.
 // eps: eps_in[r*batch + c] if eps_in, else the stream at start + i for flat index i,
 // or -eps(start + i - mirror) for i >= mirror when mirror > 0 (antithetic halves).
-template <bool Score, class T>
+template <bool Score, bool Stats, class T>
 void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                  std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
-                 std::size_t c0, std::size_t c1, double* acc) {
-  constexpr std::size_t kMaxWidth = 1024;
+                 std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
   const std::size_t width = c1 - c0;
-  alignas(64) T eps_row[kMaxWidth + kLanes64];
-  alignas(64) T x_row[kMaxWidth + kLanes64];
-  double* const a0 = acc;
-  double* const a1 = acc + width;
-  double* const a2 = acc + 2 * width;
-  double* const a3 = acc + 3 * width;
-  const F64 one = set1_f64(1.0);
-  for (std::size_t r = r0; r < r1; ++r) {
-    const std::size_t i = r * batch + c0;
-    const T* eps;
-    bool negate = false;
-    if (eps_in != nullptr) {
-      eps = eps_in + i;
-    } else {
-      std::uint64_t pos = start + i;
-      if (mirror > 0 && i >= mirror) {
-        pos -= mirror;
-        negate = true;
-      }
-      fill_normal_any(sk, pos, width, eps_row);
-      eps = eps_row;
-    }
-    const T* x;
-    if constexpr (Score) {
-      for (std::size_t c = 0; c < width; ++c) x_row[c] = g[r * wcols + (c0 + c) / inner];
-      x = x_row;
-    } else {
-      x = g + i;
-    }
-    // Adds one vector of columns into the four accumulators at a0..a3.
-    auto step = [&](F64 xv, F64 ev, double* s0, double* s1, double* s2, double* s3) {
-      if (negate) ev = sub(set1_f64(0.0), ev);
+  const std::size_t full = width - width % kLanes64;
+  // Rows per chunk: at least kRowChunk, more for narrow tiles so that each chunk's
+  // noise is generated in one call of about a thousand values.
+  const std::size_t chunk = std::max(kRowChunk, std::min<std::size_t>(4096, kReduceTile / width));
+  std::vector<T> ebuf(eps_in ? 0 : chunk * width), xbuf(Score ? chunk * width : 0);
+  std::vector<const T*> erow(chunk), xrow(chunk);
+  std::vector<char> negated(chunk);
+  const bool contiguous = c0 == 0 && c1 == batch;  // a chunk's rows are adjacent in the stream
+  const F64 one = set1_f64(1.0), zero = set1_f64(0.0);
+  double* const a[4] = {acc, acc + acc_stride, acc + 2 * acc_stride, acc + 3 * acc_stride};
+
+  // Adds rows [0, nr) of the chunk for the kLanes64 columns at e[k] + c, x[k] + c into s.
+  auto accumulate = [&](std::size_t nr, const T* const* e, const T* const* x, std::size_t c, F64 s[4]) {
+    for (std::size_t k = 0; k < nr; ++k) {
+      F64 ev = load_as_f64(e[k] + c);
+      if (negated[k]) ev = sub(zero, ev);
+      const F64 xv = load_as_f64(x[k] + c);
       F64 p, q;
       if constexpr (Score) {
         p = mul(xv, ev);
@@ -60,37 +47,105 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
         p = xv;
         q = mul(xv, ev);
       }
-      store(s0, add(load(s0), p));
-      store(s1, add(load(s1), mul(p, p)));
-      store(s2, add(load(s2), q));
-      store(s3, add(load(s3), mul(q, q)));
-    };
-    std::size_t c = 0;
-    for (; c + kLanes64 <= width; c += kLanes64)
-      step(load_as_f64(x + c), load_as_f64(eps + c), a0 + c, a1 + c, a2 + c, a3 + c);
-    if (c < width) {  // the last few columns, through zero-padded copies
-      alignas(64) T xt[kLanes64] = {}, et[kLanes64] = {};
+      s[0] = add(s[0], p);
+      s[2] = add(s[2], q);
+      if constexpr (Stats) {
+        s[1] = add(s[1], mul(p, p));
+        s[3] = add(s[3], mul(q, q));
+      }
+    }
+  };
+
+  for (std::size_t rc = r0; rc < r1; rc += chunk) {
+    const std::size_t nr = std::min(chunk, r1 - rc);
+    const std::size_t i0 = rc * batch + c0;
+    // eps rows: read in place, or generated (the whole chunk in one call when its rows
+    // are adjacent in the stream and on one side of the antithetic mirror)
+    const bool one_side = mirror == 0 || i0 + nr * batch <= mirror || i0 >= mirror;
+    if (eps_in != nullptr) {
+      for (std::size_t k = 0; k < nr; ++k) {
+        erow[k] = eps_in + i0 + k * batch;
+        negated[k] = 0;
+      }
+    } else if (contiguous && one_side) {
+      const bool neg = mirror > 0 && i0 >= mirror;
+      fill_normal_any(sk, start + i0 - (neg ? mirror : 0), nr * width, ebuf.data());
+      for (std::size_t k = 0; k < nr; ++k) {
+        erow[k] = ebuf.data() + k * width;
+        negated[k] = neg;
+      }
+    } else {
+      for (std::size_t k = 0; k < nr; ++k) {
+        const std::size_t i = i0 + k * batch;
+        const bool neg = mirror > 0 && i >= mirror;
+        fill_normal_any(sk, start + i - (neg ? mirror : 0), width, ebuf.data() + k * width);
+        erow[k] = ebuf.data() + k * width;
+        negated[k] = neg;
+      }
+    }
+    for (std::size_t k = 0; k < nr; ++k) {
+      if constexpr (Score) {
+        const T* w = g + (rc + k) * wcols;
+        T* xr = xbuf.data() + k * width;
+        for (std::size_t q = 0; q < width; ++q) xr[q] = w[(c0 + q) / inner];
+        xrow[k] = xr;
+      } else {
+        xrow[k] = g + i0 + k * batch;
+      }
+    }
+    // A vector of columns at a time, its rows in order, accumulated in registers.
+    for (std::size_t c = 0; c < full; c += kLanes64) {
+      F64 s[4] = {load(a[0] + c), Stats ? load(a[1] + c) : zero, load(a[2] + c), Stats ? load(a[3] + c) : zero};
+      accumulate(nr, erow.data(), xrow.data(), c, s);
+      store(a[0] + c, s[0]);
+      store(a[2] + c, s[2]);
+      if constexpr (Stats) {
+        store(a[1] + c, s[1]);
+        store(a[3] + c, s[3]);
+      }
+    }
+    if (full < width) {  // the last few columns, through zero-padded copies
+      const std::size_t rest = width - full;
+      std::vector<T> et(nr * kLanes64, T(0)), xt(nr * kLanes64, T(0));
+      std::vector<const T*> ep(nr), xp(nr);
+      for (std::size_t k = 0; k < nr; ++k) {
+        std::memcpy(&et[k * kLanes64], erow[k] + full, rest * sizeof(T));
+        std::memcpy(&xt[k * kLanes64], xrow[k] + full, rest * sizeof(T));
+        ep[k] = &et[k * kLanes64];
+        xp[k] = &xt[k * kLanes64];
+      }
       alignas(64) double t[4][kLanes64] = {};
-      const std::size_t rest = width - c;
-      std::memcpy(xt, x + c, rest * sizeof(T));
-      std::memcpy(et, eps + c, rest * sizeof(T));
-      double* const a[4] = {a0, a1, a2, a3};
-      for (int k = 0; k < 4; ++k) std::memcpy(t[k], a[k] + c, rest * sizeof(double));
-      step(load_as_f64(xt), load_as_f64(et), t[0], t[1], t[2], t[3]);
-      for (int k = 0; k < 4; ++k) std::memcpy(a[k] + c, t[k], rest * sizeof(double));
+      for (int q = 0; q < 4; ++q)
+        if (q % 2 == 0 || Stats) std::memcpy(t[q], a[q] + full, rest * sizeof(double));
+      F64 s[4] = {load(t[0]), load(t[1]), load(t[2]), load(t[3])};
+      accumulate(nr, ep.data(), xp.data(), 0, s);
+      for (int q = 0; q < 4; ++q) {
+        store(t[q], s[q]);
+        if (q % 2 == 0 || Stats) std::memcpy(a[q] + full, t[q], rest * sizeof(double));
+      }
     }
   }
 }
 
-void reduce_f32(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
-                const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
-                std::size_t r1, std::size_t c0, std::size_t c1, double* acc) {
-  if (score) return reduce_rows<true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc);
-  reduce_rows<false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc);
+template <class T>
+void reduce_any(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
+                std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
+                std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
+  switch (mode) {  // bit 0: score function, bit 1: also the sums of squares
+    case 0: return reduce_rows<false, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
+    case 1: return reduce_rows<true, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
+    case 2: return reduce_rows<false, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
+    default: return reduce_rows<true, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
+  }
 }
-void reduce_f64(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
+
+void reduce_f32(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
+                const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
+                std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
+  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
+}
+void reduce_f64(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
                 const double* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
-                std::size_t r1, std::size_t c0, std::size_t c1, double* acc) {
-  if (score) return reduce_rows<true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc);
-  reduce_rows<false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc);
+                std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
+  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
 }

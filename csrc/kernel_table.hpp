@@ -20,31 +20,33 @@ struct KernelTable {
   // float64 values; position s is the 64-bit slot of words 2s and 2s+1.
   void (*fill_normal_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out);
   void (*fill_uniform_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out);
-  // Fused z = loc + sigma(param) * eps over elements [first, first + n) of a (rows, batch)
-  // output; element i uses stream position start + i (units as above) and batch entry
-  // i % batch; kind: 0 scale, 1 var, 2 logvar, 3 logstd, 4 softplus. mirror > 0 also
-  // writes loc - sigma * eps at i + mirror (antithetic pairs).
-  void (*affine_normal_f32)(const StreamKey& sk, std::uint64_t start, std::size_t first, std::size_t n,
-                            std::size_t batch, const float* loc, const float* param, int kind, float* out,
-                            std::size_t mirror);
-  void (*affine_normal_f64)(const StreamKey& sk, std::uint64_t start, std::size_t first, std::size_t n,
-                            std::size_t batch, const double* loc, const double* param, int kind, double* out,
-                            std::size_t mirror);
+  // Fused z = loc + sigma(param) * eps over rows [r0, r1) and columns [c0, c1)
+  // (c1 - c0 <= 1024) of a (rows, batch) output; element (r, c) uses stream position
+  // start + r * batch + c (units as above) and batch entry c; kind: 0 scale, 1 var,
+  // 2 logvar, 3 logstd, 4 softplus. mirror > 0 also writes loc - sigma * eps at flat
+  // index + mirror (antithetic pairs).
+  void (*affine_normal_f32)(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
+                            std::size_t c0, std::size_t c1, std::size_t batch, const float* loc,
+                            const float* param, int kind, float* out, std::size_t mirror);
+  void (*affine_normal_f64)(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
+                            std::size_t c0, std::size_t c1, std::size_t batch, const double* loc,
+                            const double* param, int kind, double* out, std::size_t mirror);
   // sigma(param) elementwise, the same values the affine kernels use.
   void (*sigma_f32)(const float* param, int kind, std::size_t n, float* out);
   void (*sigma_f64)(const double* param, int kind, std::size_t n, double* out);
   // Gradient-estimator sums over rows [r0, r1), columns [c0, c1) (c1 - c0 <= 1024) of a
-  // (rows, batch) layout, rows added in order, into acc (4 x (c1 - c0) doubles):
-  // score = 0 (pathwise): x = g, y = g * eps; score = 1: x = w * eps, y = w * (eps^2 - 1)
-  // with w = g[r * wcols + c / inner]; acc rows: sum x, sum x^2, sum y, sum y^2. eps is
-  // read from eps_in, or regenerated at start + flat index (negated past mirror > 0).
-  void (*reduce_f32)(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
+  // (rows, batch) layout, rows added in order, added to acc[k * acc_stride + c - c0]:
+  // mode bit 0 clear (pathwise): x = g, y = g * eps; set (score function): x = w * eps,
+  // y = w * (eps^2 - 1) with w = g[r * wcols + c / inner]; acc rows: sum x, sum x^2,
+  // sum y, sum y^2 (the squares only with mode bit 1). eps is read from eps_in, or
+  // regenerated at start + flat index (negated past mirror > 0).
+  void (*reduce_f32)(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
                      const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
-                     std::size_t r1, std::size_t c0, std::size_t c1, double* acc);
-  void (*reduce_f64)(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
+                     std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride);
+  void (*reduce_f64)(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                      const double* eps_in, const double* g, std::size_t wcols, std::size_t inner,
                      std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
-                     double* acc);
+                     double* acc, std::size_t acc_stride);
 };
 
 // One table per compiled target; nullptr for targets this build does not have.

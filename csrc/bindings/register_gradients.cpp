@@ -32,7 +32,7 @@ const T* input(const py::array& a, const char* what, std::size_t size) {
 }
 
 template <class T>
-py::array_t<double> reduce(int score, const py::object& noise, const py::array& g, std::size_t rows,
+py::array_t<double> reduce(int score, bool stats, const py::object& noise, const py::array& g, std::size_t rows,
                            std::size_t batch, std::size_t wcols, std::size_t inner) {
   const T* gp = input<T>(g, score ? "f_values" : "grad_z", score ? rows * wcols : rows * batch);
   StreamKey sk{};
@@ -52,6 +52,7 @@ py::array_t<double> reduce(int score, const py::object& noise, const py::array& 
     eps_arr = noise.cast<py::array>();
     eps_in = input<T>(eps_arr, "noise", rows * batch);
   }
+  const std::size_t nsums = stats ? 4 : 2;  // x and y sums; their squares with stats
   py::array_t<double> result({std::size_t(4), batch});
   double* res = result.mutable_data();
   std::fill(res, res + 4 * batch, 0.0);
@@ -68,14 +69,12 @@ py::array_t<double> reduce(int score, const py::object& noise, const py::array& 
       const std::size_t rb = t / col_tiles, ct = t % col_tiles;
       const std::size_t r0 = rb * rblock, r1 = std::min(rows, r0 + rblock);
       const std::size_t c0 = ct * kColTile, c1 = std::min(batch, c0 + kColTile);
-      const std::size_t w = c1 - c0;
-      std::vector<double> acc(4 * w, 0.0);
+      double* dst = (row_blocks > 1 ? partial.data() + rb * 4 * batch : res) + c0;
+      const int mode = score | (stats ? 2 : 0);
       if constexpr (sizeof(T) == 8)
-        k.reduce_f64(score, sk, start, mirror, eps_in, gp, wcols, inner, batch, r0, r1, c0, c1, acc.data());
+        k.reduce_f64(mode, sk, start, mirror, eps_in, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch);
       else
-        k.reduce_f32(score, sk, start, mirror, eps_in, gp, wcols, inner, batch, r0, r1, c0, c1, acc.data());
-      double* dst = row_blocks > 1 ? partial.data() + rb * 4 * batch : res;
-      for (int q = 0; q < 4; ++q) std::copy(acc.begin() + q * w, acc.begin() + (q + 1) * w, dst + q * batch + c0);
+        k.reduce_f32(mode, sk, start, mirror, eps_in, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch);
     };
     const std::size_t tasks = row_blocks * col_tiles;
     if (rows * batch < kParallelThreshold) {
@@ -84,7 +83,10 @@ py::array_t<double> reduce(int score, const py::object& noise, const py::array& 
       parallel_for(tasks, task);
     }
     for (std::size_t rb = 0; rb < (row_blocks > 1 ? row_blocks : 0); ++rb)  // in block order
-      for (std::size_t i = 0; i < 4 * batch; ++i) res[i] += partial[rb * 4 * batch + i];
+      for (std::size_t q = 0; q < nsums; ++q) {
+        const std::size_t row = stats ? q : 2 * q;
+        for (std::size_t c = 0; c < batch; ++c) res[row * batch + c] += partial[(rb * 4 + row) * batch + c];
+      }
   }
   return result;
 }
@@ -93,17 +95,17 @@ py::array_t<double> reduce(int score, const py::object& noise, const py::array& 
 
 void register_gradients(py::module_& m) {
   m.def("reduce_estimator",
-        [](int score, const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch,
-           std::size_t wcols, std::size_t inner) {
+        [](int score, bool stats, const py::object& noise, const py::array& g, std::size_t rows,
+           std::size_t batch, std::size_t wcols, std::size_t inner) {
           if (score != 0 && score != 1) throw py::value_error("score must be 0 or 1");
           if (score && (inner == 0 || wcols * inner != batch))
             throw py::value_error("f_values columns times inner must equal the batch size");
-          if (g.dtype().is(py::dtype::of<float>())) return reduce<float>(score, noise, g, rows, batch, wcols, inner);
-          return reduce<double>(score, noise, g, rows, batch, wcols, inner);
+          if (g.dtype().is(py::dtype::of<float>())) return reduce<float>(score, stats, noise, g, rows, batch, wcols, inner);
+          return reduce<double>(score, stats, noise, g, rows, batch, wcols, inner);
         },
-        py::arg("score"), py::arg("noise"), py::arg("g"), py::arg("rows"), py::arg("batch"), py::arg("wcols"),
+        py::arg("score"), py::arg("stats"), py::arg("noise"), py::arg("g"), py::arg("rows"), py::arg("batch"), py::arg("wcols"),
         py::arg("inner"),
-        "Sums (4, batch) in float64: x, x^2, y, y^2 with pathwise x = g, y = g*eps or score "
+        "Sums (4, batch) in float64: x, x^2, y, y^2 (the squares only with stats, else 0) with pathwise x = g, y = g*eps or score "
         "x = w*eps, y = w*(eps^2 - 1). noise: (key, ctr_lo, ctr_hi, start, mirror) or an eps array.");
 }
 

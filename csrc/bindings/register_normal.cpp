@@ -54,15 +54,30 @@ py::tuple affine(PhiloxState& state, py::array& loc, py::array& param, int kind,
     r = state.reserve(noise, sizeof(T) == 8 ? 2 : 1);
   }
   if (noise > 0) {
+    // Tasks: tiles of up to 1024 columns times blocks of rows, fixed by the shape.
     const KernelTable& k = active_kernels();
+    const std::size_t rows = noise / batch;
+    const std::size_t tile = 1024;
+    const std::size_t col_tiles = (batch + tile - 1) / tile;
+    const std::size_t rblock = std::max<std::size_t>(1, (std::size_t(1) << 15) / std::min(batch, tile));
+    const std::size_t row_blocks = (rows + rblock - 1) / rblock;
+    const std::size_t mirror = antithetic ? noise : 0;
     py::gil_scoped_release nogil;  // kernels touch only these buffers
-    parallel_ranges(noise, [&](std::size_t off, std::size_t count) {
-      if constexpr (sizeof(T) == 8) {
-        k.affine_normal_f64(r.sk, r.start, off, count, batch, l, p, kind, o, antithetic ? noise : 0);
-      } else {
-        k.affine_normal_f32(r.sk, r.start, off, count, batch, l, p, kind, o, antithetic ? noise : 0);
-      }
-    });
+    auto task = [&](std::size_t t) {
+      const std::size_t rb = t / col_tiles, ct = t % col_tiles;
+      const std::size_t r0 = rb * rblock, r1 = std::min(rows, r0 + rblock);
+      const std::size_t c0 = ct * tile, c1 = std::min(batch, c0 + tile);
+      if constexpr (sizeof(T) == 8)
+        k.affine_normal_f64(r.sk, r.start, r0, r1, c0, c1, batch, l, p, kind, o, mirror);
+      else
+        k.affine_normal_f32(r.sk, r.start, r0, r1, c0, c1, batch, l, p, kind, o, mirror);
+    };
+    const std::size_t tasks = row_blocks * col_tiles;
+    if (noise < kParallelThreshold) {
+      for (std::size_t t = 0; t < tasks; ++t) task(t);
+    } else {
+      parallel_for(tasks, task);
+    }
   }
   const Counter128& c = r.sk.ctr;
   const std::uint64_t key = (std::uint64_t(r.sk.key[1]) << 32) | r.sk.key[0];

@@ -73,6 +73,7 @@ def closed_form(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 def reduce_estimator(
     score: int,
+    stats: bool,
     noise: tuple[int, int, int, int, int] | npt.NDArray[Any],
     g: npt.NDArray[Any],
     rows: int,

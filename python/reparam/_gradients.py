@@ -73,28 +73,32 @@ def _dsigma_dparam(q: Normal, sigma: Array, param: Array) -> Array:
         return 1.0 / (1.0 + np.exp(-param))
 
 
-def _finish(q: Normal, sums: Array, rows: int, reduce: str, d_loc: Array, d_sigma: Array,
-            var_loc: Array, var_sigma: Array, return_stats: bool) -> Any:
+def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array, sigma: Array | None,
+            variances: Callable[[], tuple[Array, Array]] | None) -> Any:
+    """Chain rule, reduction scale and the shapes of the arguments; optional variances."""
     from ._normal import _sum_to
 
     _, par_b = q._batch_arrays()
-    param = par_b.reshape(-1).astype(np.float64)
-    sigma = np.empty(param.shape, np.float64)
-    _core.sigma(np.ascontiguousarray(param), _kind(q), sigma)
-    chain = _dsigma_dparam(q, sigma, param)
+    param = par_b.reshape(-1)
+    if sigma is None and q.param_name != "scale" and q.param_name != "softplus":
+        sigma = np.empty(param.shape, q.dtype)
+        _core.sigma(np.ascontiguousarray(param), q._kind, sigma)
+    chain = _dsigma_dparam(q, sigma if sigma is not None else param, param)
     scale = 1.0 / rows if reduce == "mean" else 1.0
     bshape = q.batch_shape
-    grads = {
-        "loc": _sum_to((d_loc * scale).reshape(bshape), q.loc.shape).astype(q.dtype),
-        q.param_name: _sum_to((d_sigma * chain * scale).reshape(bshape),
-                              q.param.shape).astype(q.dtype),
-    }
-    if not return_stats:
-        return grads
-    stats = {
-        "loc": var_loc.reshape(bshape).astype(q.dtype),
-        q.param_name: (var_sigma * chain * chain).reshape(bshape).astype(q.dtype),
-    }
+    with np.errstate(all="ignore"):
+        grads = {
+            "loc": _sum_to((d_loc * scale).reshape(bshape), q.loc.shape).astype(q.dtype),
+            q.param_name: _sum_to((d_sigma * (chain * scale)).reshape(bshape),
+                                  q.param.shape).astype(q.dtype),
+        }
+        if variances is None:
+            return grads
+        var_loc, var_sigma = variances()
+        stats = {
+            "loc": var_loc.reshape(bshape).astype(q.dtype),
+            q.param_name: (var_sigma * chain * chain).reshape(bshape).astype(q.dtype),
+        }
     return grads, stats
 
 
@@ -129,9 +133,12 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
     src = _noise_source(q, noise, g.shape)
     rows, batch = math.prod(sample), math.prod(q.batch_shape)
     g = np.ascontiguousarray(g, dtype=q.dtype)
-    sums = _core.reduce_estimator(0, src, g, rows, batch, 1, 1)
-    return _finish(q, sums, rows, reduce, sums[0], sums[2], _sample_var(sums[0], sums[1], rows),
-                   _sample_var(sums[2], sums[3], rows), return_stats)
+    sums = _core.reduce_estimator(0, return_stats, src, g, rows, batch, 1, 1)
+
+    def variances() -> tuple[Array, Array]:
+        return _sample_var(sums[0], sums[1], rows), _sample_var(sums[2], sums[3], rows)
+
+    return _finish(q, rows, reduce, sums[0], sums[2], None, variances if return_stats else None)
 
 
 def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any = None,
@@ -181,15 +188,21 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     batch = math.prod(q.batch_shape)
     wcols = math.prod(prefix)
     w = np.ascontiguousarray(w, dtype=q.dtype)
-    sums = _core.reduce_estimator(1, src, w, rows, batch, wcols, batch // wcols if wcols else 1)
+    sums = _core.reduce_estimator(1, return_stats, src, w, rows, batch, wcols, batch // wcols if wcols else 1)
     _, par_b = q._batch_arrays()
     sigma = np.empty(batch, np.float64)
     _core.sigma(np.ascontiguousarray(par_b.reshape(-1), dtype=np.float64), q._kind, sigma)
     with np.errstate(all="ignore"):
         inv = 1.0 / sigma
-        return _finish(q, sums, rows, reduce, sums[0] * inv, sums[2] * inv,
-                       _sample_var(sums[0], sums[1], rows) * inv * inv,
-                       _sample_var(sums[2], sums[3], rows) * inv * inv, return_stats)
+
+    def variances() -> tuple[Array, Array]:
+        with np.errstate(all="ignore"):
+            return (_sample_var(sums[0], sums[1], rows) * inv * inv,
+                    _sample_var(sums[2], sums[3], rows) * inv * inv)
+
+    with np.errstate(all="ignore"):
+        d_loc, d_sigma = sums[0] * inv, sums[2] * inv
+    return _finish(q, rows, reduce, d_loc, d_sigma, sigma, variances if return_stats else None)
 
 
 def estimate_grad(fn: Callable[[Array], Any], q: Normal, n: int, *, method: str = "pathwise",

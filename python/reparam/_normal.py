@@ -33,10 +33,10 @@ def _float_array(x: Any, name: str) -> Array:
 
 
 def _result_dtype(loc: Any, loc_a: Array, value: Any, val_a: Array) -> np.dtype[Any]:
-    """float32 if the float inputs are float32 (Python scalars are weak), else float64."""
-    parts = [a for x, a in ((loc, loc_a), (value, val_a))
-             if isinstance(x, np.ndarray | np.generic) and a.dtype.kind == "f"]
-    if parts and all(a.dtype.itemsize <= 4 for a in parts):
+    """float32 if every array input is float32 or narrower (Python scalars are weak);
+    float64 otherwise, integers included."""
+    arrays = [a for x, a in ((loc, loc_a), (value, val_a)) if isinstance(x, np.ndarray | np.generic)]
+    if arrays and all(a.dtype.kind == "f" and a.dtype.itemsize <= 4 for a in arrays):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
