@@ -155,16 +155,19 @@ class Generator:
         Box-Muller on Philox words: float32 reaches |z| = 6.66, float64 9.42; no
         value is NaN or infinite. The exact transform is in README.
         """
-        if out is None and size is None:
+        if out is None:  # the common path, kept short: small draws are dominated by it
             if dtype is np.float64 or dtype is float:
-                return _core.normal_scalar(self._state, False)
-            dt = _float_dtype(dtype, "standard_normal")
-            return _core.normal_scalar(self._state, dt == np.float32)
+                single = False
+            elif dtype is np.float32:
+                single = True
+            else:
+                single = _float_dtype(dtype, "standard_normal").itemsize == 4
+            if size is None:
+                return _core.normal_scalar(self._state, single)
+            if type(size) is int and 0 <= size <= _MAX_DIM:
+                return _core.normal_new(self._state, (size,), single)
+            return _core.normal_new(self._state, _normalize_size(size), single)
         dt = _float_dtype(dtype, "standard_normal")
-        if out is None:
-            if type(size) is int and 0 <= size <= _MAX_DIM:  # the common case, cheaply
-                return _core.normal_new(self._state, (size,), dt.itemsize == 4)
-            return _core.normal_new(self._state, _normalize_size(size), dt.itemsize == 4)
         _check_out(out, dt, size)
         _core.fill_normal(self._state, out)
         return out
