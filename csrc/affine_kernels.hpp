@@ -15,7 +15,56 @@ inline F64 sigma_from(F64 p) {
   if constexpr (Kind == kVar) return sqrt(p);
   if constexpr (Kind == kLogvar) return exp_f64(mul(p, set1_f64(0.5)));
   if constexpr (Kind == kLogstd) return exp_f64(p);
-  if constexpr (Kind == kSoftplus) return softplus_f64(p);
+  if constexpr (Kind == kSoftplus) {
+    F64 hi, lo;
+    softplus_f64_parts(p, hi, lo);
+    return hi;
+  }
+}
+
+// sigma = (hi + lo) * s with s a power of two and |hi| in [2**-600, 2**600] (or 0, inf,
+// NaN), so that hi * eps can be split exactly; hi * s is exactly sigma_from<Kind>.
+template <int Kind>
+inline void sigma_parts(F64 p, F64& hi, F64& lo, F64& s) {
+  if constexpr (Kind == kLogvar || Kind == kLogstd) {
+    exp_f64_parts(Kind == kLogvar ? mul(p, set1_f64(0.5)) : p, hi, lo, s);
+  } else {
+    F64 sigma, rest = set1_f64(0.0);
+    if constexpr (Kind == kSoftplus) softplus_f64_parts(p, sigma, rest); else sigma = sigma_from<Kind>(p);
+    const F64 a = abs(sigma);
+    const M64 big = gt(a, set1_f64(0x1p600));
+    const M64 small = gt(set1_f64(0x1p-600), a);
+    const F64 f = select(big, set1_f64(0x1p-600), select(small, set1_f64(0x1p600), set1_f64(1.0)));
+    hi = mul(sigma, f);
+    lo = mul(rest, f);
+    s = select(big, set1_f64(0x1p600), select(small, set1_f64(0x1p-600), set1_f64(1.0)));
+  }
+}
+
+// a * b = hi + lo exactly (Dekker; no FMA, so every target gives the same bits), for
+// |a|, |b| < 2**995 and products away from the subnormal range.
+inline void two_prod(F64 a, F64 b, F64& hi, F64& lo) {
+  const F64 c = set1_f64(134217729.0);  // 2**27 + 1
+  hi = mul(a, b);
+  F64 t = mul(c, a);
+  const F64 ah = sub(t, sub(t, a));
+  const F64 al = sub(a, ah);
+  t = mul(c, b);
+  const F64 bh = sub(t, sub(t, b));
+  const F64 bl = sub(b, bh);
+  lo = add(add(add(sub(mul(ah, bh), hi), mul(ah, bl)), mul(al, bh)), mul(al, bl));
+}
+
+// l + (hi + lo)*s rounded (nearly) once: TwoSum(l, hi*s) and the two error terms added.
+// Where hi*s or lo*s is not finite (inf or NaN sigma, an overflowing product) it is the
+// plain l + hi*s, as before.
+inline F64 fused_sum(F64 l, F64 hs, F64 ls, F64 plain) {
+  const F64 z = add(l, hs);
+  const F64 bp = sub(z, l);
+  const F64 err = add(sub(l, sub(z, bp)), sub(hs, bp));
+  const F64 inf = set1_f64(HUGE_VAL);
+  const M64 ok = gt(inf, abs(add(z, add(hs, ls))));  // false for inf and NaN
+  return select(ok, add(z, add(err, ls)), plain);
 }
 
 template <class T>
@@ -50,18 +99,35 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
   const std::size_t span = reps * width;
   const std::size_t padded = (span + kLanes64 - 1) / kLanes64 * kLanes64;
   alignas(64) double sigma[kAffineTile + kLanes64];
+  alignas(64) double sig_lo[kAffineTile + kLanes64];
+  alignas(64) double sig_s[kAffineTile + kLanes64];
   alignas(64) double mean[kAffineTile + kLanes64];
   alignas(64) T eps[kAffineTile + kLanes64];
   {
     alignas(64) T lt[kLanes64], pt[kLanes64];
     for (std::size_t j = 0; j < padded; j += kLanes64) {
-      for (std::size_t q = 0; q < kLanes64; ++q) {
-        const std::size_t col = (j + q) % width;
-        lt[q] = j + q < span ? loc[c0 + col] : T(0);
-        pt[q] = j + q < span ? param[c0 + col] : T(0);
+      const T* lsrc = loc + c0 + j;  // whole vectors of one row are read in place
+      const T* psrc = param + c0 + j;
+      if (reps > 1 || j + kLanes64 > span) {  // repeated rows, or the padded last vector
+        for (std::size_t q = 0; q < kLanes64; ++q) {
+          const std::size_t at = j + q;
+          const std::size_t col = reps == 1 ? at : at % width;
+          lt[q] = at < span ? loc[c0 + col] : T(0);
+          pt[q] = at < span ? param[c0 + col] : T(0);
+        }
+        lsrc = lt;
+        psrc = pt;
       }
-      store(sigma + j, sigma_from<Kind>(load_as_f64(pt)));
-      store(mean + j, load_as_f64(lt));
+      if constexpr (sizeof(T) == 4) {
+        store(sigma + j, sigma_from<Kind>(load_as_f64(psrc)));
+      } else {
+        F64 hi, lo, sc;
+        sigma_parts<Kind>(load_as_f64(psrc), hi, lo, sc);
+        store(sigma + j, hi);
+        store(sig_lo + j, lo);
+        store(sig_s + j, sc);
+      }
+      store(mean + j, load_as_f64(lsrc));
     }
   }
   for (std::size_t r = r0; r < r1; r += reps) {
@@ -71,15 +137,30 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
     for (std::size_t q = seg; q < padded; ++q) eps[q] = T(0);
     const std::size_t full = seg - seg % kLanes64;
     for (std::size_t j = 0; j < seg; j += kLanes64) {
-      const F64 se = mul(load(sigma + j), load_as_f64(eps + j));
+      const F64 e = load_as_f64(eps + j);
       const F64 l = load(mean + j);
+      F64 zp, zm;
+      if constexpr (sizeof(T) == 4) {  // the one rounding to float32 dominates: as before
+        const F64 se = mul(load(sigma + j), e);
+        zp = add(l, se);
+        zm = sub(l, se);
+      } else {  // float64: the exact product sigma * eps, then (nearly) one rounding
+        const F64 sc = load(sig_s + j);
+        F64 ph, pl;
+        two_prod(load(sigma + j), e, ph, pl);
+        pl = add(pl, mul(load(sig_lo + j), e));
+        const F64 hs = mul(ph, sc), ls = mul(pl, sc);
+        const M64 all = gt(set1_f64(1.0), set1_f64(0.0));
+        zp = fused_sum(l, hs, ls, add(l, mul(mul(load(sigma + j), e), sc)));
+        zm = fused_sum(l, negate_if(all, hs), negate_if(all, ls), sub(l, mul(mul(load(sigma + j), e), sc)));
+      }
       if (j < full) {
-        store_from_f64(out + i + j, add(l, se));
-        if (mirror) store_from_f64(out + i + j + mirror, sub(l, se));
+        store_from_f64(out + i + j, zp);
+        if (mirror) store_from_f64(out + i + j + mirror, zm);
       } else {  // the last few values go through a padded copy
         alignas(64) T zt[kLanes64], mt[kLanes64];
-        store_from_f64(zt, add(l, se));
-        store_from_f64(mt, sub(l, se));
+        store_from_f64(zt, zp);
+        store_from_f64(mt, zm);
         std::memcpy(out + i + j, zt, (seg - j) * sizeof(T));
         if (mirror) std::memcpy(out + i + j + mirror, mt, (seg - j) * sizeof(T));
       }

@@ -208,8 +208,15 @@ class Normal:
 
     def _sigma(self) -> Array:
         """sigma on the parameter's own shape, computed by the sampling kernels."""
-        p = np.ascontiguousarray(self._param)
-        out = np.empty(p.shape, self._dtype)
+        p = np.ascontiguousarray(self._param)  # 1-d for a 0-d parameter: same size
+        out = np.empty(self._param.shape, self._dtype)
+        _core.sigma(p, self._kind, out)
+        return out
+
+    def _sigma64(self) -> Array:
+        """sigma in float64 (not rounded to a float32 dtype), on the parameter's shape."""
+        p = np.ascontiguousarray(self._param, dtype=np.float64)
+        out = np.empty(self._param.shape, np.float64)
         _core.sigma(p, self._kind, out)
         return out
 
@@ -225,8 +232,9 @@ class Normal:
             if name == "logstd":
                 return np.array(p, copy=True)
             sp = self._sigma()
-            # log(softplus(x)) = x + log1p(-(expm1... )): for x << 0 softplus(x) ~ exp(x)
-            return np.where(p < -30, p, np.log(sp)).astype(self._dtype, copy=False)
+            # for x << 0, softplus(x) = exp(x) (1 - exp(x)/2 + ...): log = x - exp(x)/2
+            tail = p - 0.5 * np.exp(np.minimum(p, -30))
+            return np.where(p < -30, tail, np.log(sp)).astype(self._dtype, copy=False)
 
     @property
     def scale(self) -> Array:
@@ -262,9 +270,13 @@ class Normal:
         """The softplus pre-activation x with softplus(x) = sigma: sigma + log(-expm1(-sigma))."""
         if self._name == "softplus":
             return np.array(self._param, copy=True)
-        s = self._sigma()
+        s = self._sigma64()
+        ls = np.asarray(self._log_sigma(), np.float64)
         with np.errstate(divide="ignore"):
-            return s + np.log(-np.expm1(-s))
+            # log(expm1(s)) = log(s) + s/2 + O(s**2) for tiny s: from log(sigma), which
+            # stays finite where sigma itself underflows (logstd = -1000)
+            x = np.where(s < 1e-8, ls + 0.5 * s, s + np.log(-np.expm1(-s)))
+        return x.astype(self._dtype)
 
     def __repr__(self) -> str:
         return (f"Normal(batch_shape={self._batch_shape}, dtype={self._dtype.name}, "
