@@ -6,8 +6,8 @@ namespace reparam {
 
 struct CpuFeatures {
   bool sse2 = false;
-  bool avx2_fma = false;
-  bool avx512 = false;  // F + DQ + BW + VL with ZMM state enabled by the OS
+  bool avx2_fma = false;  // AVX2 + FMA with the rest of x86-64-v3 (BMI1/2, LZCNT, MOVBE, F16C)
+  bool avx512 = false;    // F + CD + DQ + BW + VL with ZMM state enabled by the OS
   bool neon = false;
 };
 

@@ -26,9 +26,9 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
   // Rows per chunk: at least kRowChunk, more for narrow tiles so that each chunk's
   // noise is generated in one call of about a thousand values.
   const std::size_t chunk = std::max(kRowChunk, std::min<std::size_t>(4096, kReduceTile / width));
-  std::vector<T> ebuf(eps_in ? 0 : chunk * width), xbuf(Score ? chunk * width : 0);
-  std::vector<const T*> erow(chunk), xrow(chunk);
-  std::vector<char> negated(chunk);
+  Scratch<T> ebuf(eps_in ? 0 : chunk * width), xbuf(Score ? chunk * width : 0);
+  Scratch<const T*> erow(chunk, nullptr), xrow(chunk, nullptr);
+  Scratch<char> negated(chunk, 0);
   const bool contiguous = c0 == 0 && c1 == batch;  // a chunk's rows are adjacent in the stream
   const F64 one = set1_f64(1.0), zero = set1_f64(0.0);
   double* const a[4] = {acc, acc + acc_stride, acc + 2 * acc_stride, acc + 3 * acc_stride};
@@ -106,8 +106,8 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
     }
     if (full < width) {  // the last few columns, through zero-padded copies
       const std::size_t rest = width - full;
-      std::vector<T> et(nr * kLanes64, T(0)), xt(nr * kLanes64, T(0));
-      std::vector<const T*> ep(nr), xp(nr);
+      Scratch<T> et(nr * kLanes64, T(0)), xt(nr * kLanes64, T(0));
+      Scratch<const T*> ep(nr, nullptr), xp(nr, nullptr);
       for (std::size_t k = 0; k < nr; ++k) {
         std::memcpy(&et[k * kLanes64], erow[k] + full, rest * sizeof(T));
         std::memcpy(&xt[k * kLanes64], xrow[k] + full, rest * sizeof(T));

@@ -5,13 +5,19 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <new>
 
 #include "kernel_table.hpp"
 #include "philox4x32.hpp"
 #include "transform_constants.hpp"
-#include <algorithm>
+
+// Before Visual Studio 2022, MSVC's /fp:precise contracts a*b+c into an FMA when the
+// target has one (/arch:AVX2, /arch:AVX512); the values must not depend on the target.
+#if defined(_MSC_VER) && !defined(__clang__)
+#pragma fp_contract(off)
+#endif
 
 #if defined(REPARAM_TARGET_AVX512)
 #define REPARAM_NS target_avx512
@@ -141,6 +147,26 @@ void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, d
     store_interleave2(dst + kLanes32, uniform53<true>(b.w[0], b.w[1]), uniform53<true>(b.w[2], b.w[3]));
   });
 }
+
+// Heap scratch for the kernels below. Defined here, not std::vector: a std:: template
+// instantiated in this file would be compiled with this target's flags, and the linker
+// may keep that copy for callers on CPUs without the instruction set.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(std::size_t n, T fill = T()) : p_(static_cast<T*>(std::malloc((n ? n : 1) * sizeof(T)))) {
+    if (p_ == nullptr) throw std::bad_alloc();
+    for (std::size_t i = 0; i < n; ++i) p_[i] = fill;
+  }
+  ~Scratch() { std::free(p_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() { return p_; }
+  T& operator[](std::size_t i) { return p_[i]; }
+
+ private:
+  T* p_;
+};
 
 #include "affine_kernels.hpp"
 #include "gradient_kernels.hpp"

@@ -13,6 +13,8 @@
 #endif
 #if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
 #include <immintrin.h>
+#elif defined(_MSC_VER) && defined(_M_ARM64)
+#include <intrin.h>
 #endif
 
 namespace reparam {
@@ -38,6 +40,8 @@ inline void cpu_relax() {
   _mm_pause();
 #elif defined(__aarch64__)
   __asm__ __volatile__("yield");
+#elif defined(_M_ARM64)  // MSVC on Windows ARM64 (no GCC-style asm)
+  __yield();
 #endif
 }
 

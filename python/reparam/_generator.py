@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -10,6 +10,28 @@ from . import _core
 from ._philox import _MAX_DIM, Philox, _normalize_size
 
 __all__ = ["Generator", "default_rng"]
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import numpy.typing as npt
+
+    # For the overloads of standard_normal and random: one value (a Python float) when
+    # size and out are None, else an array typed by its dtype. mypy reports the float64
+    # and float32 overloads as overlapping (a class deriving from both np.float64 and
+    # np.float32 could exist; NumPy's own stubs silence the same report), but calls
+    # resolve as intended; "unused-ignore" keeps --strict quiet where a NumPy or mypy
+    # version does not report it.
+    _Size: TypeAlias = int | tuple[int, ...]
+    _DTypeF32: TypeAlias = (
+        type[np.float32] | np.dtype[np.float32] | Literal["float32", "f4", "f", "single"]
+    )
+    _DTypeF64: TypeAlias = (
+        type[float] | type[np.float64] | np.dtype[np.float64]
+        | Literal["float64", "f8", "d", "double", "float"] | None
+    )
+    _Array32: TypeAlias = npt.NDArray[np.float32]
+    _Array64: TypeAlias = npt.NDArray[np.float64]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _F64 = np.dtype(np.float64)
@@ -124,6 +146,33 @@ class Generator:
         return (Generator, (self._bit_generator,))
 
     # -------------------------------------------------------------------------------
+    @overload
+    def standard_normal(
+        self, size: None = None, dtype: _DTypeF32 | _DTypeF64 = ..., out: None = None
+    ) -> float: ...
+    @overload
+    def standard_normal(  # type: ignore[overload-overlap, unused-ignore]
+        self, size: _Size, dtype: _DTypeF64 = ..., out: _Array64 | None = None
+    ) -> _Array64: ...
+    @overload
+    def standard_normal(  # type: ignore[overload-overlap, unused-ignore]
+        self, size: _Size | None = None, dtype: _DTypeF64 = ..., *, out: _Array64
+    ) -> _Array64: ...
+    @overload
+    def standard_normal(
+        self, size: _Size, dtype: _DTypeF32, out: _Array32 | None = None
+    ) -> _Array32: ...
+    @overload
+    def standard_normal(
+        self, size: _Size | None = None, dtype: _DTypeF32 = ..., *, out: _Array32
+    ) -> _Array32: ...
+    @overload
+    def standard_normal(
+        self,
+        size: _Size | None = None,
+        dtype: Any = ...,
+        out: np.ndarray[Any, Any] | None = None,
+    ) -> Any: ...
     def standard_normal(
         self,
         size: int | tuple[int, ...] | None = None,
@@ -172,6 +221,33 @@ class Generator:
         _core.fill_normal(self._state, out)
         return out
 
+    @overload
+    def random(
+        self, size: None = None, dtype: _DTypeF32 | _DTypeF64 = ..., out: None = None
+    ) -> float: ...
+    @overload
+    def random(  # type: ignore[overload-overlap, unused-ignore]
+        self, size: _Size, dtype: _DTypeF64 = ..., out: _Array64 | None = None
+    ) -> _Array64: ...
+    @overload
+    def random(  # type: ignore[overload-overlap, unused-ignore]
+        self, size: _Size | None = None, dtype: _DTypeF64 = ..., *, out: _Array64
+    ) -> _Array64: ...
+    @overload
+    def random(
+        self, size: _Size, dtype: _DTypeF32, out: _Array32 | None = None
+    ) -> _Array32: ...
+    @overload
+    def random(
+        self, size: _Size | None = None, dtype: _DTypeF32 = ..., *, out: _Array32
+    ) -> _Array32: ...
+    @overload
+    def random(
+        self,
+        size: _Size | None = None,
+        dtype: Any = ...,
+        out: np.ndarray[Any, Any] | None = None,
+    ) -> Any: ...
     def random(
         self,
         size: int | tuple[int, ...] | None = None,
