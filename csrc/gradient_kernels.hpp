@@ -93,8 +93,51 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
         xrow[k] = g + i0 + k * batch;
       }
     }
-    // A vector of columns at a time, its rows in order, accumulated in registers.
-    for (std::size_t c = 0; c < full; c += kLanes64) {
+    // Four vectors of columns at a time (independent add chains keep the pipeline busy),
+    // each column's rows in order, accumulated in registers.
+    std::size_t c4 = 0;
+    for (; c4 + 4 * kLanes64 <= full; c4 += 4 * kLanes64) {
+      F64 s[4][4];
+      for (int v = 0; v < 4; ++v) {
+        const std::size_t c = c4 + v * kLanes64;
+        s[v][0] = load(a[0] + c);
+        s[v][1] = Stats ? load(a[1] + c) : zero;
+        s[v][2] = load(a[2] + c);
+        s[v][3] = Stats ? load(a[3] + c) : zero;
+      }
+      for (std::size_t k = 0; k < nr; ++k) {
+        for (int v = 0; v < 4; ++v) {
+          const std::size_t c = c4 + v * kLanes64;
+          F64 ev = load_as_f64(erow[k] + c);
+          if (negated[k]) ev = sub(zero, ev);
+          const F64 xv = load_as_f64(xrow[k] + c);
+          F64 p, q;
+          if constexpr (Score) {
+            p = mul(xv, ev);
+            q = mul(xv, sub(mul(ev, ev), one));
+          } else {
+            p = xv;
+            q = mul(xv, ev);
+          }
+          s[v][0] = add(s[v][0], p);
+          s[v][2] = add(s[v][2], q);
+          if constexpr (Stats) {
+            s[v][1] = add(s[v][1], mul(p, p));
+            s[v][3] = add(s[v][3], mul(q, q));
+          }
+        }
+      }
+      for (int v = 0; v < 4; ++v) {
+        const std::size_t c = c4 + v * kLanes64;
+        store(a[0] + c, s[v][0]);
+        store(a[2] + c, s[v][2]);
+        if constexpr (Stats) {
+          store(a[1] + c, s[v][1]);
+          store(a[3] + c, s[v][3]);
+        }
+      }
+    }
+    for (std::size_t c = c4; c < full; c += kLanes64) {
       F64 s[4] = {load(a[0] + c), Stats ? load(a[1] + c) : zero, load(a[2] + c), Stats ? load(a[3] + c) : zero};
       accumulate(nr, erow.data(), xrow.data(), c, s);
       store(a[0] + c, s[0]);

@@ -43,11 +43,13 @@ def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
         mirror = noise.size // 2 if noise.antithetic else 0
         return (noise.key, noise.counter & _MASK64, noise.counter >> 64, noise.start, mirror)
     eps = np.asarray(noise)
-    if eps.shape != shape:
-        raise ValueError(f"noise has shape {eps.shape} but the samples have shape {shape}")
     if eps.dtype.kind != "f":
         raise TypeError(f"noise must be a Noise handle or a float array, got dtype {eps.dtype}")
-    return np.ascontiguousarray(eps, dtype=q.dtype)
+    if eps.shape != shape:
+        raise ValueError(f"noise has shape {eps.shape} but the samples have shape {shape}")
+    if eps.dtype != q.dtype:
+        raise ValueError(f"noise has dtype {eps.dtype} but the distribution has dtype {q.dtype}")
+    return np.ascontiguousarray(eps)
 
 
 def _sample_shape(q: Normal, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
@@ -84,7 +86,7 @@ def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array, sig
         sigma = np.empty(param.shape, q.dtype)
         _core.sigma(np.ascontiguousarray(param), q._kind, sigma)
     chain = _dsigma_dparam(q, sigma if sigma is not None else param, param)
-    scale = 1.0 / rows if reduce == "mean" else 1.0
+    scale = (1.0 / rows if rows else math.nan) if reduce == "mean" else 1.0  # mean of nothing
     bshape = q.batch_shape
     with np.errstate(all="ignore"):
         grads = {
@@ -165,7 +167,11 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     src = _noise_source(q, noise, tuple(shape))
     rows = math.prod(sample)
     f64 = f.astype(np.float64).reshape(rows, -1) if rows else f.astype(np.float64).reshape(0, 1)
-    if isinstance(baseline, str):
+    if isinstance(baseline, str) and rows == 0:
+        if baseline not in ("mean", "loo"):
+            raise ValueError(f"baseline must be None, a number, an array, 'mean' or 'loo', got {baseline!r}")
+        w = f64  # no samples: nothing to centre
+    elif isinstance(baseline, str):
         if baseline == "mean":
             w = f64 - f64.mean(axis=0, keepdims=True)
         elif baseline == "loo":
