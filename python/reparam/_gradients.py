@@ -166,7 +166,7 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
         )
     src = _noise_source(q, noise, tuple(shape))
     rows = math.prod(sample)
-    f64 = f.astype(np.float64).reshape(rows, -1) if rows else f.astype(np.float64).reshape(0, 1)
+    f64: Array = f.astype(np.float64).reshape(rows, -1) if rows else f.astype(np.float64).reshape(0, 1)
     if isinstance(baseline, str) and rows == 0:
         if baseline not in ("mean", "loo"):
             raise ValueError(f"baseline must be None, a number, an array, 'mean' or 'loo', got {baseline!r}")
