@@ -19,7 +19,7 @@ constexpr std::size_t kRowBlock = 4096;  // rows per task when there are few col
 
 template <class T>
 const T* input(const py::array& a, const char* what, std::size_t size) {
-  if (!a.dtype().is(py::dtype::of<T>()))
+  if (!has_dtype<T>(a))
     throw py::type_error(std::string(what) + " must have dtype " + std::string(py::str(py::dtype::of<T>())) +
                          ", got " + std::string(py::str(a.dtype())));
   const int flags = py::detail::array_proxy(a.ptr())->flags;
@@ -100,7 +100,7 @@ void register_gradients(py::module_& m) {
           if (score != 0 && score != 1) throw py::value_error("score must be 0 or 1");
           if (score && (inner == 0 || wcols * inner != batch))
             throw py::value_error("f_values columns times inner must equal the batch size");
-          if (g.dtype().is(py::dtype::of<float>())) return reduce<float>(score, stats, noise, g, rows, batch, wcols, inner);
+          if (has_dtype<float>(g)) return reduce<float>(score, stats, noise, g, rows, batch, wcols, inner);
           return reduce<double>(score, stats, noise, g, rows, batch, wcols, inner);
         },
         py::arg("score"), py::arg("stats"), py::arg("noise"), py::arg("g"), py::arg("rows"), py::arg("batch"), py::arg("wcols"),

@@ -16,7 +16,7 @@ namespace {
 
 template <class T>
 T* contiguous_data(py::array& a, const char* what, bool writable) {
-  if (!a.dtype().is(py::dtype::of<T>())) {
+  if (!has_dtype<T>(a)) {
     throw py::type_error(std::string(what) + " must have dtype " + std::string(py::str(py::dtype::of<T>())) +
                          ", got " + std::string(py::str(a.dtype())));
   }
@@ -144,7 +144,7 @@ void register_normal(py::module_& m) {
   m.attr("PARAM_SOFTPLUS") = 4;
   m.def("affine_normal",
         [](PhiloxState& s, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out) {
-          if (out.dtype().is(py::dtype::of<float>())) return affine<float>(s, loc, param, kind, antithetic, out);
+          if (has_dtype<float>(out)) return affine<float>(s, loc, param, kind, antithetic, out);
           return affine<double>(s, loc, param, kind, antithetic, out);
         },
         py::arg("state"), py::arg("loc"), py::arg("param"), py::arg("kind"), py::arg("antithetic"), py::arg("out"),
@@ -152,7 +152,7 @@ void register_normal(py::module_& m) {
         "(key, ctr_lo, ctr_hi, start).");
   m.def("sigma",
         [](py::array& param, int kind, py::array& out) {
-          if (out.dtype().is(py::dtype::of<float>())) return sigma<float>(param, kind, out);
+          if (has_dtype<float>(out)) return sigma<float>(param, kind, out);
           sigma<double>(param, kind, out);
         },
         py::arg("param"), py::arg("kind"), py::arg("out"));

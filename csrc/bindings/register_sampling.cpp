@@ -19,8 +19,10 @@ enum class Kind { Normal, Uniform, Raw };
 
 // A writable, aligned, native-order array whose elements are contiguous in memory
 // (C or Fortran order): values are written in memory order.
-void* checked_buffer(const py::array& out, const py::dtype& expected, const char* what) {
-  if (!out.dtype().is(expected)) {
+template <class T>
+void* checked_buffer(const py::array& out, const char* what) {
+  if (!has_dtype<T>(out)) {
+    const py::dtype expected = py::dtype::of<T>();
     throw py::type_error(std::string(what) + " must have dtype " + std::string(py::str(expected)) + ", got " +
                          std::string(py::str(out.dtype())));
   }
@@ -71,12 +73,12 @@ void fill(PhiloxState& state, py::array& out, Kind kind) {
   const std::size_t n = std::size_t(out.size());
   const py::dtype dt = out.dtype();
   if (kind == Kind::Raw) {
-    fill_typed(state, static_cast<std::uint32_t*>(checked_buffer(out, py::dtype::of<std::uint32_t>(), "out")), n,
+    fill_typed(state, static_cast<std::uint32_t*>(checked_buffer<std::uint32_t>(out, "out")), n,
                kind);
-  } else if (dt.is(py::dtype::of<float>())) {
-    fill_typed(state, static_cast<float*>(checked_buffer(out, dt, "out")), n, kind);
-  } else if (dt.is(py::dtype::of<double>())) {
-    fill_typed(state, static_cast<double*>(checked_buffer(out, dt, "out")), n, kind);
+  } else if (has_dtype<float>(out)) {
+    fill_typed(state, static_cast<float*>(checked_buffer<float>(out, "out")), n, kind);
+  } else if (has_dtype<double>(out)) {
+    fill_typed(state, static_cast<double*>(checked_buffer<double>(out, "out")), n, kind);
   } else {
     throw py::type_error("out must have dtype float32 or float64, got " + std::string(py::str(dt)));
   }
@@ -96,15 +98,15 @@ void stream_fill(const std::string& kind, std::uint64_t key, std::uint64_t ctr_l
   const std::size_t n = std::size_t(out.size());
   const py::dtype dt = out.dtype();
   if (kind == "raw") {
-    run_fill(r, n, static_cast<std::uint32_t*>(checked_buffer(out, py::dtype::of<std::uint32_t>(), "out")),
+    run_fill(r, n, static_cast<std::uint32_t*>(checked_buffer<std::uint32_t>(out, "out")),
              k.fill_raw);
   } else if (kind == "normal" || kind == "uniform") {
     const bool normal = kind == "normal";
-    if (dt.is(py::dtype::of<float>())) {
-      run_fill(r, n, static_cast<float*>(checked_buffer(out, dt, "out")),
+    if (has_dtype<float>(out)) {
+      run_fill(r, n, static_cast<float*>(checked_buffer<float>(out, "out")),
                normal ? k.fill_normal_f32 : k.fill_uniform_f32);
     } else {
-      run_fill(r, n, static_cast<double*>(checked_buffer(out, py::dtype::of<double>(), "out")),
+      run_fill(r, n, static_cast<double*>(checked_buffer<double>(out, "out")),
                normal ? k.fill_normal_f64 : k.fill_uniform_f64);
     }
   } else {

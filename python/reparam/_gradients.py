@@ -49,7 +49,7 @@ def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
         raise ValueError(f"noise has shape {eps.shape} but the samples have shape {shape}")
     if eps.dtype != q.dtype:
         raise ValueError(f"noise has dtype {eps.dtype} but the distribution has dtype {q.dtype}")
-    return np.ascontiguousarray(eps)
+    return np.require(eps, requirements=("C", "A"))
 
 
 def _sample_shape(q: Normal, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
@@ -84,7 +84,7 @@ def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array, sig
     param = par_b.reshape(-1)
     if sigma is None and q.param_name != "scale" and q.param_name != "softplus":
         sigma = np.empty(param.shape, q.dtype)
-        _core.sigma(np.ascontiguousarray(param), q._kind, sigma)
+        _core.sigma(np.require(param, requirements=("C", "A")), q._kind, sigma)
     chain = _dsigma_dparam(q, sigma if sigma is not None else param, param)
     scale = (1.0 / rows if rows else math.nan) if reduce == "mean" else 1.0  # mean of nothing
     bshape = q.batch_shape
@@ -134,7 +134,7 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
     sample = _sample_shape(q, g.shape, "grad_z")
     src = _noise_source(q, noise, g.shape)
     rows, batch = math.prod(sample), math.prod(q.batch_shape)
-    g = np.ascontiguousarray(g, dtype=q.dtype)
+    g = np.require(g, q.dtype, ("C", "A"))
     sums = _core.reduce_estimator(0, return_stats, src, g, rows, batch, 1, 1)
 
     def variances() -> tuple[Array, Array]:
@@ -193,11 +193,11 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
                              f"{f.shape}") from None
     batch = math.prod(q.batch_shape)
     wcols = math.prod(prefix)
-    w = np.ascontiguousarray(w, dtype=q.dtype)
+    w = np.require(w, q.dtype, ("C", "A"))
     sums = _core.reduce_estimator(1, return_stats, src, w, rows, batch, wcols, batch // wcols if wcols else 1)
     _, par_b = q._batch_arrays()
     sigma = np.empty(batch, np.float64)
-    _core.sigma(np.ascontiguousarray(par_b.reshape(-1), dtype=np.float64), q._kind, sigma)
+    _core.sigma(np.require(par_b.reshape(-1), np.float64, ("C", "A")), q._kind, sigma)
     with np.errstate(all="ignore"):
         inv = 1.0 / sigma
 

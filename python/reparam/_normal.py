@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,12 @@ def _result_dtype(loc: Any, loc_a: Array, value: Any, val_a: Array) -> np.dtype[
     if arrays and all(a.dtype.kind == "f" and a.dtype.itemsize <= 4 for a in arrays):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
+
+
+def _is_dask(x: Any) -> bool:
+    """True for a dask.array.Array (without importing Dask when it is not loaded)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(x, da.Array)
 
 
 def _first_bad(mask: Array, values: Array) -> str:
@@ -139,6 +146,14 @@ class Normal:
     scalars count as float64 (Python scalars do not widen a float32 array).
     """
 
+    def __new__(cls, loc: Any = None, **params: Any) -> Normal:
+        # Dask inputs stay lazy: reparam.dask.Normal has the same constructor and methods.
+        if cls is Normal and (_is_dask(loc) or any(_is_dask(v) for v in params.values())):
+            from .dask import Normal as DaskNormal
+
+            return DaskNormal(loc, **params)  # type: ignore[return-value]
+        return super().__new__(cls)
+
     def __init__(self, loc: Any, *, scale: Any = None, var: Any = None, logvar: Any = None,
                  logstd: Any = None, softplus: Any = None) -> None:
         given = {k: v for k, v in (("scale", scale), ("var", var), ("logvar", logvar),
@@ -201,21 +216,21 @@ class Normal:
         if self._flat is None:
             shape = self._batch_shape
             self._flat = (
-                np.ascontiguousarray(np.broadcast_to(self._loc, shape)),
-                np.ascontiguousarray(np.broadcast_to(self._param, shape)),
+                np.require(np.broadcast_to(self._loc, shape), requirements=("C", "A")),
+                np.require(np.broadcast_to(self._param, shape), requirements=("C", "A")),
             )
         return self._flat
 
     def _sigma(self) -> Array:
         """sigma on the parameter's own shape, computed by the sampling kernels."""
-        p = np.ascontiguousarray(self._param)  # 1-d for a 0-d parameter: same size
+        p = np.require(self._param, requirements=("C", "A"))
         out = np.empty(self._param.shape, self._dtype)
         _core.sigma(p, self._kind, out)
         return out
 
     def _sigma64(self) -> Array:
         """sigma in float64 (not rounded to a float32 dtype), on the parameter's shape."""
-        p = np.ascontiguousarray(self._param, dtype=np.float64)
+        p = np.require(self._param, np.float64, ("C", "A"))
         out = np.empty(self._param.shape, np.float64)
         _core.sigma(p, self._kind, out)
         return out
@@ -285,8 +300,8 @@ class Normal:
     # -- sampling ----------------------------------------------------------------
     def rsample(self, size: int | tuple[int, ...] | None = None, *, rng: Any = None,
                 antithetic: bool = False, return_noise: bool = False,
-                out: Array | None = None) -> Any:
-        """rsample(size=None, *, rng=None, antithetic=False, return_noise=False, out=None)
+                out: Array | None = None, chunks: Any = None) -> Any:
+        """rsample(size=None, *, rng=None, antithetic=False, return_noise=False, out=None, chunks=None)
 
         Reparameterized samples ``z = loc + sigma(param) * eps`` in one fused pass.
 
@@ -304,13 +319,24 @@ class Normal:
             Also return a `Noise` handle that regenerates eps.
         out : ndarray, optional
             C-contiguous, writable array of shape ``size + batch_shape`` and `dtype`.
+        chunks : Dask chunk specification, optional
+            Return a Dask array with these chunks ("auto" lets Dask choose), computed
+            chunk by chunk and equal bit for bit to the in-memory result (see
+            `reparam.dask.rsample`; needs the ``dask`` extra).
 
         Returns
         -------
-        z : ndarray
+        z : ndarray (dask.array.Array with `chunks`)
         noise : Noise
             Only with ``return_noise=True``.
         """
+        if chunks is not None:
+            if out is not None:
+                raise ValueError("out cannot be combined with chunks")
+            from .dask import rsample as dask_rsample
+
+            return dask_rsample(self, size, chunks=chunks, rng=rng, antithetic=antithetic,
+                                return_noise=return_noise)
         gen = rng if isinstance(rng, Generator) else default_rng(rng)
         sample_shape = () if size is None else _normalize_size(size)
         shape = sample_shape + self._batch_shape
@@ -359,6 +385,10 @@ class Normal:
             argument (as autograd does for broadcast inputs); with `return_stats`
             the pair ``(grads, variances)``.
         """
+        if _is_dask(grad_z) or _is_dask(noise):  # a Dask reduction (reparam.dask.pathwise_grad)
+            from .dask import pathwise_grad as dask_pathwise_grad
+
+            return dask_pathwise_grad(self, grad_z, noise, reduce=reduce, return_stats=return_stats)
         from ._gradients import pathwise_grad
 
         return pathwise_grad(self, grad_z, noise, reduce=reduce, return_stats=return_stats)
@@ -390,6 +420,11 @@ class Normal:
         dict
             As in `pathwise_grad`.
         """
+        if _is_dask(f_values) or _is_dask(noise) or _is_dask(baseline):  # reparam.dask.score_grad
+            from .dask import score_grad as dask_score_grad
+
+            return dask_score_grad(self, f_values, noise, baseline=baseline, reduce=reduce,
+                                   return_stats=return_stats)
         from ._gradients import score_grad
 
         return score_grad(self, f_values, noise, baseline=baseline, reduce=reduce,
@@ -404,7 +439,7 @@ class Normal:
         if other is not None:
             arrays.append(other._param)
         shape = np.broadcast_shapes(*(a.shape for a in arrays))
-        flat = [np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).ravel()
+        flat = [np.require(np.broadcast_to(a, shape), np.float64, ("C", "A")).ravel()
                 for a in arrays]
         value, d_loc, d_param = _core.closed_form(
             form, self._kind, flat[0], flat[1], flat[2] if x is not None else None,

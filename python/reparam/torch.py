@@ -1,0 +1,177 @@
+"""A PyTorch autograd bridge to the fused reparameterized Normal (optional extra ``torch``).
+
+:func:`rsample` is a ``torch.autograd.Function`` on CPU tensors of float32 or float64:
+
+- forward: ``z = loc + sigma(param) * eps`` by the fused kernel of
+  :meth:`reparam.Normal.rsample`, written straight into the new tensor's memory (loc,
+  param and z are shared with NumPy through ``Tensor.numpy()``, no copy);
+- backward: :meth:`reparam.Normal.pathwise_grad` with ``reduce="sum"``, which
+  regenerates eps from the stream inside the reduction. Only a :class:`reparam.Noise`
+  handle (a few integers) is kept for backward, never a noise tensor.
+
+The gradients are those of autograd on ``loc + sigma(param) * eps`` with the same eps
+(summed in float64, then rounded to the tensor's dtype).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as _torch
+
+from ._generator import Generator, default_rng
+from ._normal import Noise, Normal
+from ._philox import Philox, _normalize_size
+
+__all__ = ["rsample"]
+
+_PARAMS = ("scale", "var", "logvar", "logstd", "softplus")
+_DTYPES = (_torch.float32, _torch.float64)
+
+
+def _check_tensor(t: _torch.Tensor, what: str) -> None:
+    if t.device.type != "cpu":
+        raise ValueError(
+            f"reparam.torch.rsample runs on CPU tensors only; {what} is on device {t.device} "
+            f"(move it with {what}.cpu(), and the result back with .to(device))"
+        )
+    if t.layout != _torch.strided:
+        raise ValueError(f"reparam.torch.rsample needs dense (strided) tensors; {what} has layout {t.layout}")
+    if t.dtype not in _DTYPES:
+        hint = " (cast it with .float())" if t.is_floating_point() or t.is_complex() else ""
+        raise TypeError(
+            f"reparam.torch.rsample supports float32 and float64 tensors; {what} has dtype {t.dtype}{hint}"
+        )
+    if t.is_conj() or t.is_neg():
+        raise ValueError(f"{what} is a lazily conjugated or negated view: call .resolve_conj().resolve_neg()")
+
+
+def _as_numpy(t: _torch.Tensor) -> np.ndarray[Any, Any]:
+    """A NumPy view of a CPU tensor's memory (strided views stay views)."""
+    return t.detach().numpy()
+
+
+def _generator(generator: Any) -> Generator:
+    if isinstance(generator, _torch.Generator):
+        raise TypeError(
+            "generator must be a reparam.Generator, a reparam.Philox, an int seed, a SeedSequence or None, "
+            "not a torch.Generator: the noise comes from reparam's Philox stream"
+        )
+    if isinstance(generator, Generator):
+        return generator
+    if isinstance(generator, Philox) or generator is None or isinstance(generator, int | np.random.SeedSequence):
+        return default_rng(generator)
+    raise TypeError(
+        "generator must be a reparam.Generator, a reparam.Philox, an int seed, a SeedSequence or None, "
+        f"got {type(generator).__name__}"
+    )
+
+
+class _RSample(_torch.autograd.Function):
+    """z = loc + sigma(param) * eps, backward by the fused pathwise reduction."""
+
+    @staticmethod
+    def forward(ctx: Any, loc: _torch.Tensor, param: _torch.Tensor, param_name: str,
+                sample_shape: tuple[int, ...], gen: Generator) -> _torch.Tensor:
+        q = Normal(_as_numpy(loc), **{param_name: _as_numpy(param)})
+        # NumPy allocates the sample (large buffers get transparent huge pages where the
+        # OS offers them, which makes first touch several times cheaper); torch shares it.
+        out = np.empty(sample_shape + tuple(q.batch_shape), dtype=q.dtype)
+        _, noise = q.rsample(sample_shape, rng=gen, return_noise=True, out=out)
+        z = _torch.from_numpy(out)
+        ctx.noise = noise
+        ctx.param_name = param_name
+        ctx.save_for_backward(loc, param)
+        return z
+
+    @staticmethod
+    @_torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_z: _torch.Tensor) -> tuple[_torch.Tensor | None, ...]:
+        loc, param = ctx.saved_tensors
+        need_loc, need_param = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if not (need_loc or need_param):
+            return None, None, None, None, None
+        noise: Noise = ctx.noise
+        q = Normal(_as_numpy(loc), **{ctx.param_name: _as_numpy(param)})
+        g = _as_numpy(grad_z)
+        if g.dtype != q.dtype:
+            g = g.astype(q.dtype)
+        grads = q.pathwise_grad(g, noise, reduce="sum")
+        d_loc = _torch.from_numpy(grads["loc"]) if need_loc else None
+        d_param = _torch.from_numpy(grads[ctx.param_name]) if need_param else None
+        return d_loc, d_param, None, None, None
+
+
+def rsample(loc: _torch.Tensor, param: Any, *, param_name: str = "logvar",
+            sample_shape: int | tuple[int, ...] | _torch.Size = (), generator: Any = None) -> _torch.Tensor:
+    """rsample(loc, param, *, param_name="logvar", sample_shape=(), generator=None)
+
+    Differentiable samples ``z = loc + sigma(param) * eps`` of shape ``sample_shape +
+    broadcast(loc, param).shape``, bit for bit ``reparam.Normal(loc, **{param_name:
+    param}).rsample(sample_shape, rng=generator)``.
+
+    Parameters
+    ----------
+    loc : torch.Tensor
+        Mean: a CPU tensor of float32 or float64 (it may require grad).
+    param : torch.Tensor or float
+        The scale parameter in the form named by `param_name` (sigma = exp(param / 2)
+        for "logvar"), of loc's dtype, broadcasting with loc. A number is a constant.
+    param_name : {"logvar", "scale", "var", "logstd", "softplus"}
+    sample_shape : int or tuple of ints
+        Sample dimensions in front of the batch shape.
+    generator : reparam.Generator, reparam.Philox, int, SeedSequence or None
+        Where eps comes from (a Generator advances; an int or SeedSequence seeds a
+        new stream on every call, so it gives the same noise each time); None uses
+        fresh entropy. A ``torch.Generator`` is refused.
+
+    Returns
+    -------
+    torch.Tensor
+        A new CPU tensor of loc's dtype. Its backward regenerates eps from a few
+        integers saved with the graph; no noise tensor is stored. The backward is not
+        itself differentiable (``create_graph=True`` then raises).
+
+    Raises
+    ------
+    ValueError
+        For tensors on another device than the CPU, sparse tensors, an unknown
+        `param_name`, or shapes that do not broadcast.
+    TypeError
+        For other dtypes than float32 and float64 (or loc and param of different
+        dtypes), and for a ``torch.Generator``.
+
+    Notes
+    -----
+    loc and param are read in place when they are contiguous and of the same shape;
+    a broadcast or non-contiguous one is copied once into a contiguous batch-sized
+    array (the sample itself is never copied). The incoming gradient is read in place
+    when it is contiguous, and copied otherwise (``z.sum().backward()`` hands a
+    broadcast gradient, which is materialized once).
+    """
+    if param_name not in _PARAMS:
+        raise ValueError(f"param_name must be one of {', '.join(map(repr, _PARAMS))}, got {param_name!r}")
+    if not isinstance(loc, _torch.Tensor):
+        raise TypeError(f"loc must be a torch.Tensor, got {type(loc).__name__}")
+    _check_tensor(loc, "loc")
+    if not isinstance(param, _torch.Tensor):
+        if isinstance(param, np.ndarray) or not isinstance(param, int | float):
+            raise TypeError(f"param must be a torch.Tensor or a number, got {type(param).__name__}")
+        param = _torch.tensor(float(param), dtype=loc.dtype)
+    _check_tensor(param, "param")
+    if param.dtype != loc.dtype:
+        raise TypeError(
+            f"loc and param must have the same dtype, got {loc.dtype} and {param.dtype} "
+            "(cast one with .to(other.dtype))"
+        )
+    try:
+        np.broadcast_shapes(tuple(loc.shape), tuple(param.shape))
+    except ValueError:
+        raise ValueError(
+            f"loc and param must broadcast together, got shapes {tuple(loc.shape)} and {tuple(param.shape)}"
+        ) from None
+    shape = _normalize_size(tuple(sample_shape) if isinstance(sample_shape, _torch.Size) else sample_shape)
+    gen = _generator(generator)
+    z: _torch.Tensor = _RSample.apply(loc, param, param_name, shape, gen)  # type: ignore[no-untyped-call]
+    return z
