@@ -4,6 +4,10 @@
 # avx512 kernel objects) and cross-compiled for AArch64 (scalar, neon), runs the
 # second under qemu-user, and diffs the two target-independent dumps. Each run also
 # checks in-process that every target it can execute equals its own scalar target.
+# Kernels: the stream fills (raw, normal, uniform) and the fused affine_normal, sigma
+# and gradient-reduction kernels (NaN and inf inputs included; compared as bytes). When
+# the dumps differ, the first differing affine/reduce cases are rerun with --only and
+# their differing values shown.
 #
 # Usage: tools/check_neon.sh [--install] [--quick] [--keep]
 #   --install  apt-get install the cross toolchain and qemu-user if missing (Debian/Ubuntu, root or sudo)
@@ -29,7 +33,7 @@ for arg in "$@"; do
     --install) INSTALL=1 ;;
     --quick) DUMP_ARGS+=(--quick) ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "check_neon.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -152,6 +156,9 @@ x86_skipped=$(field "$B/x86_64.err" targets_skipped)
 a64_checked=$(field "$B/aarch64.err" targets_checked)
 cases=$(field "$B/x86_64.err" cases)
 kinds=$(field "$B/x86_64.err" kinds)
+affine_cases=$(field "$B/x86_64.err" affine_cases)
+sigma_cases=$(field "$B/x86_64.err" sigma_cases)
+reduce_cases=$(field "$B/x86_64.err" reduce_cases)
 
 if [ "$status" -eq 0 ] && [[ ",$a64_checked," != *",neon,"* ]]; then
   say "FAIL: the aarch64 run did not check the neon target (checked: $a64_checked)"; status=1
@@ -161,6 +168,16 @@ if ! cmp -s "$B/x86_64.out" "$B/aarch64.out"; then
   ndiff=$(diff "$B/x86_64.out" "$B/aarch64.out" | grep -c '^<')
   say "FAIL: the aarch64 scalar results differ from the x86-64 scalar results in $ndiff lines; first differences:"
   diff -U0 --label x86_64 --label aarch64 "$B/x86_64.out" "$B/aarch64.out" | head -30 | sed 's/^/    /'
+  # affine/reduce lines carry checksums only: rerun the first few such cases printing
+  # every value (with its inputs) and show where they differ
+  labels=$(diff "$B/x86_64.out" "$B/aarch64.out" | sed -n 's/^< \([ar][0-9][0-9]*\) .*/\1/p' | awk '!seen[$0]++' | head -4)
+  for l in $labels; do
+    "$B/kernel_dump_x86_64" --only "$l" >"$B/only_$l.x86_64" 2>/dev/null
+    "$QEMU" -L /usr/aarch64-linux-gnu "$B/kernel_dump_aarch64" --only "$l" >"$B/only_$l.aarch64" 2>/dev/null
+    nd=$(diff "$B/only_$l.x86_64" "$B/only_$l.aarch64" | grep -c '^<')
+    say "case $l: $nd values differ ($(head -1 "$B/only_$l.x86_64")); first (- x86_64, + aarch64):"
+    diff -U0 "$B/only_$l.x86_64" "$B/only_$l.aarch64" | grep '^[-+][^-+]' | head -6 | sed 's/^/    /'
+  done
   status=1
 fi
 
@@ -169,7 +186,8 @@ echo "----------------------------------------------------------------------"
 echo "x86-64 targets run: ${x86_checked:-?}$( [ "${x86_skipped:--}" != "-" ] && echo "  (compiled but not supported by this CPU, not run: $x86_skipped)")"
 echo "aarch64 targets run under $QEMU: ${a64_checked:-?}"
 if [ "$status" -eq 0 ]; then
-  echo "NEON path: $lines cases bit-identical to x86 ${x86_checked//,//} ($cases stream cases x $kinds kernels; $(elapsed) s)"
+  echo "NEON path: $lines cases bit-identical to x86 ${x86_checked//,//} ($cases stream cases x $kinds kernels)"
+  echo "  and ${affine_cases:-?} affine_normal, ${sigma_cases:-?} sigma, ${reduce_cases:-?} reduce cases (f32 + f64; $(elapsed) s)"
   [ "$KEEP" -eq 1 ] && echo "outputs kept in $B"
   exit 0
 fi

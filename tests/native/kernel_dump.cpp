@@ -31,6 +31,7 @@
 // Usage: kernel_dump [--quick]   (--quick drops the 100003-long cases)
 #include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
@@ -352,6 +353,591 @@ std::uint64_t run_kind(std::size_t id, const Case& cs, Kind kind, const std::vec
   return h;
 }
 
+
+// ------------------------------------------------------------------ affine, sigma, reduce
+//
+// The kernels that turn noise into samples and sums (affine_normal_f32/f64, sigma_f32/f64,
+// reduce_f32/f64). Inputs are generated here from a fixed seed (splitmix64, so both
+// architectures build the same inputs) and mix ordinary values with the corners of each
+// parameter kind: zeros of both signs, subnormals, values where exp or softplus overflow
+// or underflow, +-inf and NaNs with several payloads and both signs (a signalling one
+// too). Outputs are compared as bytes, NaNs included.
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+// A value in [lo, hi) from the hash of (seed, i).
+double uniform_in(std::uint64_t seed, std::uint64_t i, double lo, double hi) {
+  return lo + (hi - lo) * (double(splitmix64(seed ^ splitmix64(i)) >> 11) * 0x1p-53);
+}
+
+// NaNs by bit pattern: quiet +, quiet - (x86's default NaN), quiet with a payload,
+// negative quiet with a payload, signalling with a payload.
+constexpr int kNumNans = 5;
+template <class T>
+T nan_value(int which);
+template <>
+float nan_value<float>(int which) {
+  static const std::uint32_t b[kNumNans] = {0x7FC00000u, 0xFFC00000u, 0x7FC0BEEFu, 0xFFE00123u, 0x7F800F00u};
+  float f;
+  std::memcpy(&f, &b[which], 4);
+  return f;
+}
+template <>
+double nan_value<double>(int which) {
+  static const std::uint64_t b[kNumNans] = {0x7FF8000000000000ull, 0xFFF8000000000000ull, 0x7FF800000000BEEFull,
+                                            0xFFFC000000000123ull, 0x7FF0000000000F00ull};
+  double d;
+  std::memcpy(&d, &b[which], 8);
+  return d;
+}
+
+// A special value: a double (converted to T, so 1e300 is inf in float32) or NaN number k.
+struct Special {
+  double v;
+  int nan;  // -1: v; else nan_value(nan)
+};
+template <class T>
+T special_value(const Special& s) {
+  return s.nan < 0 ? T(s.v) : nan_value<T>(s.nan);
+}
+
+constexpr double kInf = HUGE_VAL;
+constexpr double kDblMax = 1.7976931348623157e308;
+constexpr double kFltMax = 3.4028234663852886e38;
+#define REPARAM_NANS {0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}
+const Special kLocSpecials[] = {{0.0, -1},    {-0.0, -1},     {1.0, -1},     {-2.5, -1},     {0.1, -1},
+                                {1e-310, -1}, {1e30, -1},     {-1e30, -1},   {kFltMax, -1},  {-kFltMax, -1},
+                                {1e300, -1},  {-1e300, -1},   {kDblMax, -1}, {-kDblMax, -1}, {kInf, -1},
+                                {-kInf, -1},  REPARAM_NANS};
+// scale and var (the API rejects negative values; -0.0 is allowed)
+const Special kScaleSpecials[] = {{0.0, -1},    {-0.0, -1},  {1.0, -1},   {2.5, -1},     {1e-3, -1},
+                                  {1e-300, -1}, {5e-324, -1}, {1e-40, -1}, {1e30, -1},    {1e300, -1},
+                                  {kFltMax, -1}, {kDblMax, -1}, {kInf, -1}, REPARAM_NANS};
+const Special kLogSpecials[] = {{0.0, -1},     {-0.0, -1},    {1.5, -1},     {-3.0, -1},    {88.0, -1},
+                                {-88.0, -1},   {700.0, -1},   {-700.0, -1},  {709.5, -1},   {-745.0, -1},
+                                {1000.0, -1},  {-1000.0, -1}, {1400.0, -1},  {-1400.0, -1}, {1500.0, -1},
+                                {-1500.0, -1}, {1e10, -1},    {-1e10, -1},   {kDblMax, -1}, {-kDblMax, -1},
+                                {kInf, -1},    {-kInf, -1},   REPARAM_NANS};
+const Special kSoftplusSpecials[] = {{0.0, -1},      {-0.0, -1},     {1.0, -1},       {-1.0, -1},
+                                     {37.0, -1},     {-37.0, -1},    {50.0, -1},      {-50.0, -1},
+                                     {745.0, -1},    {-745.0, -1},   {1000.0, -1},    {-1000.0, -1},
+                                     {1e5, -1},      {-1e5, -1},     {1e300, -1},     {-1e300, -1},
+                                     {0x1.8p1000, -1}, {-0x1.8p1000, -1}, {kDblMax, -1}, {-kDblMax, -1},
+                                     {kInf, -1},     {-kInf, -1},    REPARAM_NANS};
+// gradients / weights and stored noise for the reductions
+const Special kGradSpecials[] = {{kInf, -1}, {-kInf, -1}, {0.0, -1},    {-0.0, -1},  {1e200, -1},
+                                 {-1e200, -1}, {1e-310, -1}, {kDblMax, -1}, {0, 2},     {0, 3}};
+const Special kEpsSpecials[] = {{kInf, -1}, {-kInf, -1}, {0.0, -1}, {-0.0, -1}, {1e200, -1}, {0, 2}, {0, 4}};
+#undef REPARAM_NANS
+
+constexpr int kNumParamKinds = 5;
+const char* const kParamKindName[kNumParamKinds] = {"scale", "var", "logvar", "logstd", "softplus"};
+
+struct SpecialList {
+  const Special* v;
+  std::size_t n;
+};
+template <std::size_t N>
+SpecialList list_of(const Special (&a)[N]) {
+  return {a, N};
+}
+SpecialList param_specials(int kind) {
+  switch (kind) {
+    case 0:
+    case 1: return list_of(kScaleSpecials);
+    case 2:
+    case 3: return list_of(kLogSpecials);
+    default: return list_of(kSoftplusSpecials);
+  }
+}
+// An ordinary parameter of each kind.
+double ordinary_param(int kind, std::uint64_t seed, std::uint64_t i) {
+  switch (kind) {
+    case 0:
+    case 1: return uniform_in(seed, i, 0.0, 10.0);
+    case 2:
+    case 3: return uniform_in(seed, i, -30.0, 30.0);
+    default: return uniform_in(seed, i, -60.0, 60.0);
+  }
+}
+
+template <class T>
+const char* dtype_name();
+template <>
+const char* dtype_name<float>() {
+  return "f32";
+}
+template <>
+const char* dtype_name<double>() {
+  return "f64";
+}
+
+template <class T>
+std::size_t count_nan(const T* p, std::size_t n) {
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < n; ++i) k += p[i] != p[i];
+  return k;
+}
+
+template <class T>
+std::string first_hex(const T* p, std::size_t n, std::size_t k = 3) {
+  std::string s;
+  for (std::size_t i = 0; i < n && i < k; ++i) {
+    if (i) s += ',';
+    s += hex_of(p[i]);
+  }
+  return s;
+}
+
+// Which call pattern a run uses: the bindings' (tiles of 1024 columns, all these rows in
+// one call; a batch of <= 1024 is one call with c0 = 0, c1 = batch, where the affine
+// kernel takes several rows per step and the reduction generates a chunk of rows at
+// once), and an odd one (13-column tiles, c0 > 0 and a partial last vector in every
+// tile, rows in blocks of 3; a batch of <= 13 is still c0 = 0, c1 = batch, from r0 > 0).
+// The values must not depend on it.
+struct Tiling {
+  const char* name;
+  std::size_t col_tile;
+  std::size_t row_block;  // 0: all rows
+};
+const Tiling kTilings[] = {{"bind", 1024, 0}, {"odd", 13, 3}};
+constexpr std::size_t kNumTilings = sizeof kTilings / sizeof kTilings[0];
+
+template <class Fn>
+void for_tiles(const Tiling& tl, std::size_t rows, std::size_t batch, Fn fn) {
+  const std::size_t rb = tl.row_block ? tl.row_block : rows;
+  for (std::size_t r0 = 0; r0 < rows; r0 += rb)  // row blocks in order (the sums need it)
+    for (std::size_t c0 = 0; c0 < batch; c0 += tl.col_tile)
+      fn(r0, std::min(rows, r0 + rb), c0, std::min(batch, c0 + tl.col_tile));
+}
+
+// Per-kernel totals: hash of the scalar checksums in case order, and per target.
+enum NewKind { kAffineF32, kAffineF64, kSigmaF32, kSigmaF64, kReduceF32, kReduceF64, kNumNewKinds };
+const char* const kNewKindName[kNumNewKinds] = {"affine_f32", "affine_f64", "sigma_f32",
+                                                "sigma_f64",  "reduce_f32", "reduce_f64"};
+struct NewTotals {
+  std::size_t cases = 0;
+  std::uint64_t values = 0;
+  std::uint64_t hash = kFnvOffset;
+  std::vector<std::uint64_t> target_hash;  // per target, over every tiling it ran
+};
+
+// "--only <label>": print every value of that one case (and its inputs) instead of the
+// checksums, for locating a difference that the checksum diff found.
+std::string g_only;
+
+const std::uint64_t kNewStarts[] = {0, 1, 7, 12345, 0x100000003ull, 0xFFFFFFF9ull, 0x123456789ABull};
+
+StreamKey new_case_key(std::size_t id) {
+  Case c{kKeys[id % 4], {0, 0, 0, 0}, 0, 0};
+  const auto& ctr = kCounters[(id / 4) % (sizeof kCounters / sizeof kCounters[0])];
+  std::memcpy(c.ctr, ctr, sizeof c.ctr);
+  return stream_key(c);
+}
+std::string key_desc(const StreamKey& sk) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "key=%08x%08x ctr=%08x%08x%08x%08x", sk.key[1], sk.key[0], sk.ctr.w[3], sk.ctr.w[2],
+                sk.ctr.w[1], sk.ctr.w[0]);
+  return buf;
+}
+
+void call_affine(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
+                 std::size_t c0, std::size_t c1, std::size_t batch, const float* loc, const float* param, int kind,
+                 float* out, std::size_t mirror) {
+  k.affine_normal_f32(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror);
+}
+void call_affine(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
+                 std::size_t c0, std::size_t c1, std::size_t batch, const double* loc, const double* param, int kind,
+                 double* out, std::size_t mirror) {
+  k.affine_normal_f64(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror);
+}
+void call_sigma(const KernelTable& k, const float* p, int kind, std::size_t n, float* out) {
+  k.sigma_f32(p, kind, n, out);
+}
+void call_sigma(const KernelTable& k, const double* p, int kind, std::size_t n, double* out) {
+  k.sigma_f64(p, kind, n, out);
+}
+void call_reduce(const KernelTable& k, int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
+                 const float* eps_in, const float* g, std::size_t wcols, std::size_t inner, std::size_t batch,
+                 std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride) {
+  k.reduce_f32(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride);
+}
+void call_reduce(const KernelTable& k, int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
+                 const double* eps_in, const double* g, std::size_t wcols, std::size_t inner, std::size_t batch,
+                 std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride) {
+  k.reduce_f64(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride);
+}
+void fill_normal_t(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
+  k.fill_normal_f32(sk, start, n, out);
+}
+void fill_normal_t(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
+  k.fill_normal_f64(sk, start, n, out);
+}
+
+// For a failure message: both values NaN, so only the payload or sign differs.
+template <class T>
+const char* nan_note(T a, T b) {
+  return a != a && b != b ? " (both NaN: payload/sign differ)" : "";
+}
+
+// Index of the first differing byte's element.
+template <class T>
+std::size_t first_diff(const T* a, const T* b, std::size_t n) {
+  std::size_t i = 0;
+  while (i < n && std::memcmp(a + i, b + i, sizeof(T)) == 0) ++i;
+  return i;
+}
+
+// ---- affine_normal
+
+struct AffineCase {
+  std::size_t id;
+  int kind;
+  std::size_t batch, rows;
+  bool antithetic;
+  std::uint64_t start;
+};
+
+template <class T>
+void affine_inputs(const AffineCase& ac, T* loc, T* param) {
+  const SpecialList ps = param_specials(ac.kind);
+  const SpecialList ls = list_of(kLocSpecials);
+  const std::uint64_t seed = 0xAFF1000000000000ull + ac.id;
+  const std::size_t shift = ac.id * 7;
+  for (std::size_t c = 0; c < ac.batch; ++c) {
+    if (splitmix64(seed * 31 + c) % 4 == 0) {  // an ordinary column
+      loc[c] = T(uniform_in(seed, 2 * c, -5.0, 5.0));
+      param[c] = T(ordinary_param(ac.kind, seed, 2 * c + 1));
+    } else {  // every (loc, param) pair of specials once the batch is wide enough
+      param[c] = special_value<T>(ps.v[(c + shift) % ps.n]);
+      loc[c] = special_value<T>(ls.v[((c + shift) / ps.n + ac.id) % ls.n]);
+    }
+  }
+}
+
+template <class T>
+void run_affine(const AffineCase& ac, const std::vector<Target>& targets, NewTotals& tot) {
+  char label[32];
+  std::snprintf(label, sizeof label, "a%zu", ac.id);
+  const bool detail = g_only == label;
+  if (!g_only.empty() && !detail) return;
+  const StreamKey sk = new_case_key(ac.id);
+  const std::size_t batch = ac.batch, rows = ac.rows, noise = rows * batch;
+  const std::size_t total = ac.antithetic ? 2 * noise : noise, mirror = ac.antithetic ? noise : 0;
+  // inputs at a misaligning offset
+  const std::size_t in_off = ac.id % 3;
+  std::vector<T> lbuf(batch + in_off), pbuf(batch + in_off);
+  T* loc = lbuf.data() + in_off;
+  T* param = pbuf.data() + in_off;
+  affine_inputs(ac, loc, param);
+  char desc[200];
+  std::snprintf(desc, sizeof desc, "%s affine_%s kind=%s batch=%zu rows=%zu mirror=%zu %s start=%" PRIu64, label,
+                dtype_name<T>(), kParamKindName[ac.kind], batch, rows, mirror, key_desc(sk).c_str(), ac.start);
+
+  auto run = [&](const KernelTable& k, const Tiling& tl, T* out) {
+    for_tiles(tl, rows, batch, [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+      call_affine(k, sk, ac.start, r0, r1, c0, c1, batch, loc, param, ac.kind, out, mirror);
+    });
+  };
+  // scalar, bindings' tiling, after a 0x00 fill: the reference
+  std::vector<T> ref(total + kGuard, T(0)), buf(total + kGuard + kMaxOffset);
+  run(*targets[0].table, kTilings[0], ref.data());
+  if (!all_pattern(ref.data() + total, kGuard, 0x00)) fail("%s: scalar wrote past the end", desc);
+  const std::uint64_t h = fnv1a(ref.data(), total);
+  // every target (scalar too) with every tiling, after a 0xFF fill at an offset: an
+  // element a target leaves unwritten differs from the reference
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    std::uint64_t th = kFnvOffset;
+    for (std::size_t ti = 0; ti < kNumTilings; ++ti) {
+      if (t == 0 && ti == 0) {
+        th = fnv1a(&h, 1, th);
+        continue;
+      }
+      const std::size_t off = (ac.id + t + ti) % (kMaxOffset + 1);
+      fill_pattern(buf.data(), buf.size(), 0xFF);
+      T* out = buf.data() + off;
+      run(*targets[t].table, kTilings[ti], out);
+      if (!all_pattern(buf.data(), off, 0xFF) || !all_pattern(out + total, kGuard, 0xFF))
+        fail("%s: target %s (tiling %s) wrote outside out[0..%zu)", desc, targets[t].name.c_str(), kTilings[ti].name,
+             total);
+      const std::size_t i = first_diff(out, ref.data(), total);
+      if (i < total)
+        fail("%s: target %s (tiling %s) differs from scalar (tiling bind) at flat index %zu (row %zu, col %zu%s): "
+             "%s vs %s%s; loc=%s param=%s",
+             desc, targets[t].name.c_str(), kTilings[ti].name, i, (i % noise) / batch, i % batch,
+             i >= noise ? ", mirrored" : "", hex_of(out[i]).c_str(), hex_of(ref[i]).c_str(), nan_note(out[i], ref[i]),
+             hex_of(loc[i % batch]).c_str(), hex_of(param[i % batch]).c_str());
+      const std::uint64_t hv = fnv1a(out, total);
+      th = fnv1a(&hv, 1, th);
+    }
+    tot.target_hash[t] = fnv1a(&th, 1, tot.target_hash[t]);
+  }
+  ++tot.cases;
+  tot.values += total;
+  tot.hash = fnv1a(&h, 1, tot.hash);
+  if (detail) {  // inputs, noise and output of every element
+    std::vector<T> eps(noise);
+    fill_normal_t(*targets[0].table, sk, ac.start, noise, eps.data());
+    std::printf("%s\n", desc);
+    for (std::size_t i = 0; i < total; ++i) {
+      const std::size_t j = i % noise, c = j % batch;
+      std::printf("%s i=%zu r=%zu c=%zu %s loc=%s param=%s eps=%s z=%s\n", label, i, j / batch, c,
+                  i >= noise ? "-" : "+", hex_of(loc[c]).c_str(), hex_of(param[c]).c_str(), hex_of(eps[j]).c_str(),
+                  hex_of(ref[i]).c_str());
+    }
+    return;
+  }
+  std::printf("%s n=%zu nan=%zu fnv=%016" PRIx64 " v=%s\n", desc, total, count_nan(ref.data(), total), h,
+              first_hex(ref.data(), total).c_str());
+}
+
+// ---- sigma
+
+template <class T>
+void run_sigma(std::size_t id, int kind, const std::vector<Target>& targets, NewTotals& tot) {
+  char label[32];
+  std::snprintf(label, sizeof label, "s%zu", id);
+  const bool detail = g_only == label;
+  if (!g_only.empty() && !detail) return;
+  // every special of the kind, then ordinary values (and the loc specials, for range)
+  const SpecialList ps = param_specials(kind);
+  std::vector<T> p;
+  for (std::size_t i = 0; i < ps.n; ++i) p.push_back(special_value<T>(ps.v[i]));
+  for (std::size_t i = 0; i < 16; ++i) p.push_back(T(ordinary_param(kind, 0x516A000000000000ull + id, i)));
+  if (kind >= 2)
+    for (const Special& s : kLocSpecials) p.push_back(special_value<T>(s));
+  const std::size_t n = p.size();
+  char desc[96];
+  std::snprintf(desc, sizeof desc, "%s sigma_%s kind=%s", label, dtype_name<T>(), kParamKindName[kind]);
+  std::vector<T> ref(n + kGuard, T(0)), buf(n + kGuard + kMaxOffset), pin(n + kMaxOffset);
+  call_sigma(*targets[0].table, p.data(), kind, n, ref.data());
+  if (!all_pattern(ref.data() + n, kGuard, 0x00)) fail("%s: scalar wrote past the end", desc);
+  const std::uint64_t h = fnv1a(ref.data(), n);
+  // every target: the whole list, and every prefix up to 19 (the tail path), misaligned
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    std::uint64_t th = t == 0 ? fnv1a(&h, 1, kFnvOffset) : kFnvOffset;
+    for (std::size_t m = 0; m <= 19 && m <= n; ++m) {
+      const std::size_t len = m == 0 ? n : m;
+      if (t == 0 && len == n) continue;
+      const std::size_t off = (t + m) % (kMaxOffset + 1);
+      std::memcpy(pin.data() + (m % 3), p.data(), len * sizeof(T));
+      fill_pattern(buf.data(), buf.size(), 0xFF);
+      T* out = buf.data() + off;
+      call_sigma(*targets[t].table, pin.data() + (m % 3), kind, len, out);
+      if (!all_pattern(buf.data(), off, 0xFF) || !all_pattern(out + len, kGuard, 0xFF))
+        fail("%s: target %s n=%zu wrote outside out[0..n)", desc, targets[t].name.c_str(), len);
+      const std::size_t i = first_diff(out, ref.data(), len);
+      if (i < len)
+        fail("%s: target %s n=%zu differs from scalar at %zu: param=%s sigma=%s vs %s%s", desc,
+             targets[t].name.c_str(), len, i, hex_of(p[i]).c_str(), hex_of(out[i]).c_str(), hex_of(ref[i]).c_str(),
+             nan_note(out[i], ref[i]));
+      if (len == n) {
+        const std::uint64_t hv = fnv1a(out, n);
+        th = fnv1a(&hv, 1, th);
+      }
+    }
+    tot.target_hash[t] = fnv1a(&th, 1, tot.target_hash[t]);
+  }
+  ++tot.cases;
+  tot.values += n;
+  tot.hash = fnv1a(&h, 1, tot.hash);
+  std::printf("%s n=%zu nan=%zu fnv=%016" PRIx64 "\n", desc, n, count_nan(ref.data(), n), h);
+  // the values themselves: few, and a difference is then readable in the diff
+  for (std::size_t i = 0; i < n; ++i)
+    std::printf("%s i=%zu param=%s sigma=%s\n", label, i, hex_of(p[i]).c_str(), hex_of(ref[i]).c_str());
+}
+
+// ---- reduce
+
+struct ReduceCase {
+  std::size_t id;
+  int mode;
+  std::size_t batch, rows, wcols, inner;
+  bool eps_in;
+  std::size_t mirror;
+  std::uint64_t start;
+};
+
+template <class T>
+void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTotals& tot) {
+  char label[32];
+  std::snprintf(label, sizeof label, "r%zu", rc.id);
+  const bool detail = g_only == label;
+  if (!g_only.empty() && !detail) return;
+  const StreamKey sk = new_case_key(rc.id);
+  const bool score = rc.mode & 1, stats = rc.mode & 2;
+  const std::size_t batch = rc.batch, rows = rc.rows, n = rows * batch;
+  const std::size_t stride = batch + 3;           // acc rows are stride apart; 3 unused columns each
+  const std::size_t acc_n = 4 * stride + kGuard;  // and a guard after the last
+  const std::uint64_t seed = 0x4ED0000000000000ull + rc.id;
+  char desc[220];
+  std::snprintf(desc, sizeof desc,
+                "%s reduce_%s mode=%d batch=%zu rows=%zu wcols=%zu inner=%zu eps=%s mirror=%zu %s start=%" PRIu64,
+                label, dtype_name<T>(), rc.mode, batch, rows, rc.wcols, rc.inner, rc.eps_in ? "in" : "gen",
+                rc.mirror, key_desc(sk).c_str(), rc.start);
+
+  // g (pathwise: rows x batch gradients; score: rows x wcols weights), at an offset
+  const std::size_t gn = score ? rows * rc.wcols : n, off = rc.id % 3;
+  std::vector<T> gbuf(gn + off), ebuf(n + off);
+  T* g = gbuf.data() + off;
+  const SpecialList gs = list_of(kGradSpecials), es = list_of(kEpsSpecials);
+  for (std::size_t i = 0; i < gn; ++i)
+    g[i] = splitmix64(seed * 13 + i) % 23 == 0 ? special_value<T>(gs.v[splitmix64(seed + i) % gs.n])
+                                               : T(uniform_in(seed, i, -3.0, 3.0));
+  // the stream's noise, as the kernel regenerates it (also the stored eps, with specials)
+  std::vector<T> stream(n);
+  fill_normal_t(*targets[0].table, sk, rc.start, n, stream.data());
+  T* eps = nullptr;
+  if (rc.eps_in) {
+    eps = ebuf.data() + off;
+    for (std::size_t i = 0; i < n; ++i)
+      eps[i] = splitmix64(seed * 17 + i) % 29 == 0 ? special_value<T>(es.v[splitmix64(seed ^ i) % es.n]) : stream[i];
+  }
+  // acc: a non-zero pattern (the kernel adds to it), unused columns and guard marked
+  std::vector<double> init(acc_n);
+  for (std::size_t k = 0; k < 4; ++k)
+    for (std::size_t c = 0; c < stride; ++c)
+      init[k * stride + c] = c < batch ? double(k + 1) * 0.375 + double(c) * 0.0625 - 7.0 : 1234.5;
+  for (std::size_t i = 4 * stride; i < acc_n; ++i) init[i] = -4321.25;
+
+  // plain-loop reference: each column's rows in order, in float64
+  std::vector<double> want(init);
+  for (std::size_t c = 0; c < batch; ++c)
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::size_t i = r * batch + c;
+      double e;
+      if (eps != nullptr) e = double(eps[i]);
+      else if (rc.mirror > 0 && i >= rc.mirror) e = 0.0 - double(stream[i - rc.mirror]);
+      else e = double(stream[i]);
+      double p, q;
+      if (score) {
+        const double w = double(g[r * rc.wcols + c / rc.inner]);
+        p = w * e;
+        q = w * (e * e - 1.0);
+      } else {
+        p = double(g[i]);
+        q = p * e;
+      }
+      want[c] += p;
+      want[2 * stride + c] += q;
+      if (stats) {
+        want[stride + c] += p * p;
+        want[3 * stride + c] += q * q;
+      }
+    }
+
+  auto run = [&](const KernelTable& k, const Tiling& tl, double* acc) {
+    for_tiles(tl, rows, batch, [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+      call_reduce(k, rc.mode, sk, rc.start, rc.mirror, eps, g, rc.wcols, rc.inner, batch, r0, r1, c0, c1, acc + c0,
+                  stride);
+    });
+  };
+  std::vector<double> ref(init), buf(acc_n);
+  run(*targets[0].table, kTilings[0], ref.data());
+  for (std::size_t k = 0; k < 4; ++k) {
+    if (!stats && (k == 1 || k == 3) &&
+        std::memcmp(ref.data() + k * stride, init.data() + k * stride, batch * sizeof(double)) != 0)
+      fail("%s: scalar wrote acc row %zu without the stats bit", desc, k);
+    if (std::memcmp(ref.data() + k * stride + batch, init.data() + k * stride + batch, 3 * sizeof(double)) != 0)
+      fail("%s: scalar wrote acc row %zu past column batch-1", desc, k);
+  }
+  if (std::memcmp(ref.data() + 4 * stride, init.data() + 4 * stride, kGuard * sizeof(double)) != 0)
+    fail("%s: scalar wrote past acc", desc);
+  // (bit for bit, except that which NaN a sum of two NaNs gives is up to the compiler
+  // for this loop, so there any NaN matches any NaN; the targets are compared as bytes)
+  for (std::size_t i = 0; i < acc_n; ++i)
+    if (!(ref[i] != ref[i] && want[i] != want[i]) && std::memcmp(&ref[i], &want[i], sizeof(double)) != 0) {
+      fail("%s: scalar differs from the plain-loop reference at acc[%zu][%zu]: %s vs %s", desc, i / stride,
+           i % stride, hex_of(ref[i]).c_str(), hex_of(want[i]).c_str());
+      break;
+    }
+  const std::uint64_t h = fnv1a(ref.data(), acc_n);
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    std::uint64_t th = kFnvOffset;
+    for (std::size_t ti = 0; ti < kNumTilings; ++ti) {
+      if (t == 0 && ti == 0) {
+        th = fnv1a(&h, 1, th);
+        continue;
+      }
+      buf = init;
+      run(*targets[t].table, kTilings[ti], buf.data());
+      const std::size_t i = first_diff(buf.data(), ref.data(), acc_n);
+      if (i < acc_n)
+        fail("%s: target %s (tiling %s) differs from scalar (tiling bind) at acc[%zu][%zu]: %s vs %s%s", desc,
+             targets[t].name.c_str(), kTilings[ti].name, i / stride, i % stride, hex_of(buf[i]).c_str(),
+             hex_of(ref[i]).c_str(), nan_note(buf[i], ref[i]));
+      const std::uint64_t hv = fnv1a(buf.data(), acc_n);
+      th = fnv1a(&hv, 1, th);
+    }
+    tot.target_hash[t] = fnv1a(&th, 1, tot.target_hash[t]);
+  }
+  ++tot.cases;
+  tot.values += 4 * batch;
+  tot.hash = fnv1a(&h, 1, tot.hash);
+  if (detail) {
+    std::printf("%s\n", desc);
+    for (std::size_t k = 0; k < 4; ++k)
+      for (std::size_t c = 0; c < batch; ++c)
+        std::printf("%s acc[%zu][%zu] init=%s sum=%s\n", label, k, c, hex_of(init[k * stride + c]).c_str(),
+                    hex_of(ref[k * stride + c]).c_str());
+    return;
+  }
+  std::printf("%s nan=%zu fnv=%016" PRIx64 " v=%s\n", desc, count_nan(ref.data(), acc_n), h,
+              first_hex(ref.data(), batch).c_str());
+}
+
+// All cases of the three kernels, in a fixed order (labels a<id>, s<id>, r<id>).
+void run_new_kernels(const std::vector<Target>& targets, std::vector<NewTotals>& totals) {
+  for (NewTotals& t : totals) t.target_hash.assign(targets.size(), kFnvOffset);
+  const std::size_t kBatches[] = {1, 3, 8, 1000, 1030};
+  const std::size_t kRows[] = {1, 2, 5, 17};
+  constexpr std::size_t kNumStarts = sizeof kNewStarts / sizeof kNewStarts[0];
+
+  std::size_t id = 0;
+  for (int f64 = 0; f64 < 2; ++f64)
+    for (int kind = 0; kind < kNumParamKinds; ++kind)
+      for (std::size_t batch : kBatches)
+        for (std::size_t rows : kRows)
+          for (int anti = 0; anti < 2; ++anti, ++id) {
+            const AffineCase ac{id, kind, batch, rows, anti == 1, kNewStarts[id % kNumStarts]};
+            if (f64) run_affine<double>(ac, targets, totals[kAffineF64]);
+            else run_affine<float>(ac, targets, totals[kAffineF32]);
+          }
+
+  id = 0;
+  for (int f64 = 0; f64 < 2; ++f64)
+    for (int kind = 0; kind < kNumParamKinds; ++kind, ++id) {
+      if (f64) run_sigma<double>(id, kind, targets, totals[kSigmaF64]);
+      else run_sigma<float>(id, kind, targets, totals[kSigmaF32]);
+    }
+
+  // batch, wcols, inner: the score function's weights are per (row, column / inner)
+  struct Shape {
+    std::size_t batch, wcols, inner;
+  };
+  const Shape kShapes[] = {{1, 1, 1}, {3, 1, 3}, {6, 2, 3}, {8, 4, 2}, {1000, 1000, 1}, {1030, 103, 10}};
+  id = 0;
+  for (int f64 = 0; f64 < 2; ++f64)
+    for (int mode = 0; mode < 4; ++mode)
+      for (const Shape& s : kShapes)
+        for (std::size_t rows : kRows)
+          for (int src = 0; src < 3; ++src) {  // stored eps; regenerated; regenerated with a mirror
+            if (src == 2 && rows == 1) continue;
+            // antithetic halves: the second half of the rows (odd counts: past the middle row)
+            const std::size_t mirror = src == 2 ? (rows + 1) / 2 * s.batch : 0;
+            // odd starts (as a Generator's position can be), one past 2**32
+            const std::uint64_t start = (id % 3 == 2) ? 0x100000001ull + 2 * id : 2 * id + 1;
+            const ReduceCase rc{id, mode, s.batch, rows, s.wcols, s.inner, src == 0, mirror, start};
+            if (f64) run_reduce<double>(rc, targets, totals[kReduceF64]);
+            else run_reduce<float>(rc, targets, totals[kReduceF32]);
+            ++id;
+          }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -359,8 +945,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      g_only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--only a<id>|s<id>|r<id>]\n", argv[0]);
       return 2;
     }
   }
@@ -386,7 +974,23 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("# reparam kernel_dump v1: scalar-target checksums (FNV-1a 64 over little-endian value bits)\n");
+  std::vector<NewTotals> new_totals(kNumNewKinds);
+  if (!g_only.empty()) {  // one case of the affine, sigma or reduce kernels, every value
+    run_new_kernels(targets, new_totals);
+    std::size_t found = 0;
+    for (const NewTotals& t : new_totals) found += t.cases;
+    if (found == 0) {
+      std::fprintf(stderr, "no case labelled %s\n", g_only.c_str());
+      return 2;
+    }
+    if (g_failures > kMaxReported) std::fprintf(stderr, "... %d more failures not shown\n", g_failures - kMaxReported);
+    std::fprintf(stderr, "RESULT targets_checked=%s case=%s failures=%d\n", checked_names.c_str(), g_only.c_str(),
+                 g_failures);
+    std::fflush(stdout);
+    return g_failures == 0 ? 0 : 1;
+  }
+
+  std::printf("# reparam kernel_dump v2: scalar-target checksums (FNV-1a 64 over little-endian value bits)\n");
   const int kats = check_kats(targets);
   std::printf("# philox4x32 known answers: %zu vectors, checked through fill_raw of every supported target\n",
               sizeof kKats / sizeof kKats[0]);
@@ -469,17 +1073,34 @@ int main(int argc, char** argv) {
                 totals[k].values, totals[k].hash);
   std::fflush(stdout);
 
+  // The fused affine, sigma and reduction kernels (lines a<id>, s<id>, r<id>).
+  std::printf("# affine_normal, sigma, reduce: every target and tiling equals scalar (tiling bind); values below\n");
+  run_new_kernels(targets, new_totals);
+  for (int k = 0; k < kNumNewKinds; ++k)
+    std::printf("total %s cases=%zu values=%" PRIu64 " fnv=%016" PRIx64 "\n", kNewKindName[k], new_totals[k].cases,
+                new_totals[k].values, new_totals[k].hash);
+  std::fflush(stdout);
+
   // Per-target report (stderr: its shape depends on the targets).
   for (std::size_t t = 0; t < targets.size(); ++t)
     for (int k = 0; k < kNumKinds; ++k)
       std::fprintf(stderr, "target %-7s %-11s cases=%zu fnv=%016" PRIx64 "%s\n", targets[t].name.c_str(),
                    kKindName[k], cases.size(), target_hash[k][t],
                    target_hash[k][t] == target_hash[k][0] ? (t ? " == scalar" : "") : " != scalar");
+  for (std::size_t t = 0; t < targets.size(); ++t)
+    for (int k = 0; k < kNumNewKinds; ++k)
+      std::fprintf(stderr, "target %-7s %-11s cases=%zu fnv=%016" PRIx64 "%s\n", targets[t].name.c_str(),
+                   kNewKindName[k], new_totals[k].cases, new_totals[k].target_hash[t],
+                   t == 0 ? "" : " (every tiling; compared with scalar value by value)");
   if (g_failures > kMaxReported) std::fprintf(stderr, "... %d more failures not shown\n", g_failures - kMaxReported);
   std::fprintf(stderr, "known-answer checks: %d, fill_raw vs philox4x32<10>: %zu cases\n", kats, raw_checked);
-  std::fprintf(stderr, "RESULT targets_checked=%s targets_skipped=%s cases=%zu kinds=%d failures=%d\n",
+  std::fprintf(stderr,
+               "RESULT targets_checked=%s targets_skipped=%s cases=%zu kinds=%d affine_cases=%zu sigma_cases=%zu "
+               "reduce_cases=%zu failures=%d\n",
                checked_names.c_str(), skipped_names.empty() ? "-" : skipped_names.c_str(), cases.size(),
-               int(kNumKinds), g_failures);
+               int(kNumKinds), new_totals[kAffineF32].cases + new_totals[kAffineF64].cases,
+               new_totals[kSigmaF32].cases + new_totals[kSigmaF64].cases,
+               new_totals[kReduceF32].cases + new_totals[kReduceF64].cases, g_failures);
   std::fflush(stdout);
   return g_failures == 0 ? 0 : 1;
 }
