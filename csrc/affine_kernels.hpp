@@ -67,12 +67,23 @@ inline F64 fused_sum(F64 l, F64 hs, F64 ls, F64 plain) {
   return select(ok, add(z, add(err, ls)), plain);
 }
 
+// Every NaN result as the one quiet NaN 0x7FF8000000000000 (0x7FC00000 in float32).
+// Which NaN an operation with two NaN operands returns depends on the operand order the
+// compiler picked (x86) or on signalling-first rules (AArch64); a NaN made by inf - inf
+// or inf * 0 is negative on x86 and positive on AArch64; and a float32 -> float64 -> float32
+// round trip the compiler folds keeps a signalling NaN that a vector conversion quiets.
+// Canonical NaNs keep the outputs bit-identical on every target and machine.
+inline F64 canonical_nan(F64 v) {
+  return select(gt(abs(v), set1_f64(-1.0)), v, as_f64(set1_u64(0x7FF8000000000000ull)));  // false only for NaN
+}
+
 template <class T>
 inline F64 load_as_f64(const T* p) {
   if constexpr (sizeof(T) == 4) return load_f32_as_f64(p); else return load(p);
 }
 template <class T>
-inline void store_from_f64(T* p, F64 v) {
+inline void store_from_f64(T* p, F64 v) {  // the outputs of the affine and sigma kernels
+  v = canonical_nan(v);
   if constexpr (sizeof(T) == 4) store_f64_as_f32(p, v); else store(p, v);
 }
 

@@ -17,6 +17,10 @@ constexpr std::size_t kRowChunk = 16;      // rows whose eps are generated toget
 //   acc0 += x, acc1 += x*x, acc2 += y, acc3 += y*y.
 // eps: eps_in[r*batch + c] if eps_in, else the stream at start + i for flat index i,
 // or -eps(start + i - mirror) for i >= mirror when mirror > 0 (antithetic halves).
+// Sums are stored with canonical NaNs (see canonical_nan): whether a column's sum is NaN
+// does not depend on the order of operands, which NaN it is does.
+inline void store_sum(double* p, F64 v) { store(p, canonical_nan(v)); }
+
 template <bool Score, bool Stats, class T>
 void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                  std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
@@ -129,22 +133,22 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
       }
       for (int v = 0; v < 4; ++v) {
         const std::size_t c = c4 + v * kLanes64;
-        store(a[0] + c, s[v][0]);
-        store(a[2] + c, s[v][2]);
+        store_sum(a[0] + c, s[v][0]);
+        store_sum(a[2] + c, s[v][2]);
         if constexpr (Stats) {
-          store(a[1] + c, s[v][1]);
-          store(a[3] + c, s[v][3]);
+          store_sum(a[1] + c, s[v][1]);
+          store_sum(a[3] + c, s[v][3]);
         }
       }
     }
     for (std::size_t c = c4; c < full; c += kLanes64) {
       F64 s[4] = {load(a[0] + c), Stats ? load(a[1] + c) : zero, load(a[2] + c), Stats ? load(a[3] + c) : zero};
       accumulate(nr, erow.data(), xrow.data(), c, s);
-      store(a[0] + c, s[0]);
-      store(a[2] + c, s[2]);
+      store_sum(a[0] + c, s[0]);
+      store_sum(a[2] + c, s[2]);
       if constexpr (Stats) {
-        store(a[1] + c, s[1]);
-        store(a[3] + c, s[3]);
+        store_sum(a[1] + c, s[1]);
+        store_sum(a[3] + c, s[3]);
       }
     }
     if (full < width) {  // the last few columns, through zero-padded copies
@@ -163,7 +167,7 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
       F64 s[4] = {load(t[0]), load(t[1]), load(t[2]), load(t[3])};
       accumulate(nr, ep.data(), xp.data(), 0, s);
       for (int q = 0; q < 4; ++q) {
-        store(t[q], s[q]);
+        store_sum(t[q], s[q]);
         if (q % 2 == 0 || Stats) std::memcpy(a[q] + full, t[q], rest * sizeof(double));
       }
     }

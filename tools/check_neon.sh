@@ -33,7 +33,7 @@ for arg in "$@"; do
     --install) INSTALL=1 ;;
     --quick) DUMP_ARGS+=(--quick) ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "check_neon.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -5,6 +5,8 @@
 #include "pybind11.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -85,7 +87,11 @@ py::array_t<double> reduce(int score, bool stats, const py::object& noise, const
     for (std::size_t rb = 0; rb < (row_blocks > 1 ? row_blocks : 0); ++rb)  // in block order
       for (std::size_t q = 0; q < nsums; ++q) {
         const std::size_t row = stats ? q : 2 * q;
-        for (std::size_t c = 0; c < batch; ++c) res[row * batch + c] += partial[(rb * 4 + row) * batch + c];
+        for (std::size_t c = 0; c < batch; ++c) {
+          const double v = res[row * batch + c] + partial[(rb * 4 + row) * batch + c];
+          // one NaN for every machine (inf - inf has a different sign on x86 and ARM)
+          res[row * batch + c] = std::isnan(v) ? std::numeric_limits<double>::quiet_NaN() : v;
+        }
       }
   }
   return result;
