@@ -21,6 +21,36 @@ constexpr std::size_t kRowChunk = 16;      // rows whose eps are generated toget
 // does not depend on the order of operands, which NaN it is does.
 inline void store_sum(double* p, F64 v) { store(p, canonical_nan(v)); }
 
+// Adds rows [0, nr) into s[v] for the V vectors of columns at c + v * kLanes64 of
+// e[k] and x[k]; several independent vectors keep several add chains in flight, and
+// each column still adds its rows in order.
+template <bool Score, bool Stats, int V, class T>
+inline void accumulate(std::size_t nr, const T* const* e, const T* const* x, const char* negated, std::size_t c,
+                       F64 (&s)[V][4]) {
+  const F64 one = set1_f64(1.0), zero = set1_f64(0.0);
+  for (std::size_t k = 0; k < nr; ++k) {
+    for (int v = 0; v < V; ++v) {
+      F64 ev = load_as_f64(e[k] + c + v * kLanes64);
+      if (negated[k]) ev = sub(zero, ev);
+      const F64 xv = load_as_f64(x[k] + c + v * kLanes64);
+      F64 p, q;
+      if constexpr (Score) {
+        p = mul(xv, ev);
+        q = mul(xv, sub(mul(ev, ev), one));
+      } else {
+        p = xv;
+        q = mul(xv, ev);
+      }
+      s[v][0] = add(s[v][0], p);
+      s[v][2] = add(s[v][2], q);
+      if constexpr (Stats) {
+        s[v][1] = add(s[v][1], mul(p, p));
+        s[v][3] = add(s[v][3], mul(q, q));
+      }
+    }
+  }
+}
+
 template <bool Score, bool Stats, class T>
 void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                  std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
@@ -34,31 +64,8 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
   Scratch<const T*> erow(chunk, nullptr), xrow(chunk, nullptr);
   Scratch<char> negated(chunk, 0);
   const bool contiguous = c0 == 0 && c1 == batch;  // a chunk's rows are adjacent in the stream
-  const F64 one = set1_f64(1.0), zero = set1_f64(0.0);
+  const F64 zero = set1_f64(0.0);
   double* const a[4] = {acc, acc + acc_stride, acc + 2 * acc_stride, acc + 3 * acc_stride};
-
-  // Adds rows [0, nr) of the chunk for the kLanes64 columns at e[k] + c, x[k] + c into s.
-  auto accumulate = [&](std::size_t nr, const T* const* e, const T* const* x, std::size_t c, F64 s[4]) {
-    for (std::size_t k = 0; k < nr; ++k) {
-      F64 ev = load_as_f64(e[k] + c);
-      if (negated[k]) ev = sub(zero, ev);
-      const F64 xv = load_as_f64(x[k] + c);
-      F64 p, q;
-      if constexpr (Score) {
-        p = mul(xv, ev);
-        q = mul(xv, sub(mul(ev, ev), one));
-      } else {
-        p = xv;
-        q = mul(xv, ev);
-      }
-      s[0] = add(s[0], p);
-      s[2] = add(s[2], q);
-      if constexpr (Stats) {
-        s[1] = add(s[1], mul(p, p));
-        s[3] = add(s[3], mul(q, q));
-      }
-    }
-  };
 
   for (std::size_t rc = r0; rc < r1; rc += chunk) {
     const std::size_t nr = std::min(chunk, r1 - rc);
@@ -97,60 +104,31 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
         xrow[k] = g + i0 + k * batch;
       }
     }
-    // Four vectors of columns at a time (independent add chains keep the pipeline busy),
-    // each column's rows in order, accumulated in registers.
-    std::size_t c4 = 0;
-    for (; c4 + 4 * kLanes64 <= full; c4 += 4 * kLanes64) {
-      F64 s[4][4];
-      for (int v = 0; v < 4; ++v) {
-        const std::size_t c = c4 + v * kLanes64;
-        s[v][0] = load(a[0] + c);
-        s[v][1] = Stats ? load(a[1] + c) : zero;
-        s[v][2] = load(a[2] + c);
-        s[v][3] = Stats ? load(a[3] + c) : zero;
+    // Four vectors of columns at a time, then one, accumulated in registers.
+    auto columns = [&](auto vectors, std::size_t c) {
+      constexpr int V = decltype(vectors)::value;
+      F64 s[V][4];
+      for (int v = 0; v < V; ++v) {
+        const std::size_t cv = c + v * kLanes64;
+        s[v][0] = load(a[0] + cv);
+        s[v][1] = Stats ? load(a[1] + cv) : zero;
+        s[v][2] = load(a[2] + cv);
+        s[v][3] = Stats ? load(a[3] + cv) : zero;
       }
-      for (std::size_t k = 0; k < nr; ++k) {
-        for (int v = 0; v < 4; ++v) {
-          const std::size_t c = c4 + v * kLanes64;
-          F64 ev = load_as_f64(erow[k] + c);
-          if (negated[k]) ev = sub(zero, ev);
-          const F64 xv = load_as_f64(xrow[k] + c);
-          F64 p, q;
-          if constexpr (Score) {
-            p = mul(xv, ev);
-            q = mul(xv, sub(mul(ev, ev), one));
-          } else {
-            p = xv;
-            q = mul(xv, ev);
-          }
-          s[v][0] = add(s[v][0], p);
-          s[v][2] = add(s[v][2], q);
-          if constexpr (Stats) {
-            s[v][1] = add(s[v][1], mul(p, p));
-            s[v][3] = add(s[v][3], mul(q, q));
-          }
-        }
-      }
-      for (int v = 0; v < 4; ++v) {
-        const std::size_t c = c4 + v * kLanes64;
-        store_sum(a[0] + c, s[v][0]);
-        store_sum(a[2] + c, s[v][2]);
+      accumulate<Score, Stats, V>(nr, erow.data(), xrow.data(), negated.data(), c, s);
+      for (int v = 0; v < V; ++v) {
+        const std::size_t cv = c + v * kLanes64;
+        store_sum(a[0] + cv, s[v][0]);
+        store_sum(a[2] + cv, s[v][2]);
         if constexpr (Stats) {
-          store_sum(a[1] + c, s[v][1]);
-          store_sum(a[3] + c, s[v][3]);
+          store_sum(a[1] + cv, s[v][1]);
+          store_sum(a[3] + cv, s[v][3]);
         }
       }
-    }
-    for (std::size_t c = c4; c < full; c += kLanes64) {
-      F64 s[4] = {load(a[0] + c), Stats ? load(a[1] + c) : zero, load(a[2] + c), Stats ? load(a[3] + c) : zero};
-      accumulate(nr, erow.data(), xrow.data(), c, s);
-      store_sum(a[0] + c, s[0]);
-      store_sum(a[2] + c, s[2]);
-      if constexpr (Stats) {
-        store_sum(a[1] + c, s[1]);
-        store_sum(a[3] + c, s[3]);
-      }
-    }
+    };
+    std::size_t c = 0;
+    for (; c + 4 * kLanes64 <= full; c += 4 * kLanes64) columns(std::integral_constant<int, 4>(), c);
+    for (; c < full; c += kLanes64) columns(std::integral_constant<int, 1>(), c);
     if (full < width) {  // the last few columns, through zero-padded copies
       const std::size_t rest = width - full;
       Scratch<T> et(nr * kLanes64, T(0)), xt(nr * kLanes64, T(0));
@@ -164,10 +142,10 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
       alignas(64) double t[4][kLanes64] = {};
       for (int q = 0; q < 4; ++q)
         if (q % 2 == 0 || Stats) std::memcpy(t[q], a[q] + full, rest * sizeof(double));
-      F64 s[4] = {load(t[0]), load(t[1]), load(t[2]), load(t[3])};
-      accumulate(nr, ep.data(), xp.data(), 0, s);
+      F64 s[1][4] = {{load(t[0]), load(t[1]), load(t[2]), load(t[3])}};
+      accumulate<Score, Stats, 1>(nr, ep.data(), xp.data(), negated.data(), 0, s);
       for (int q = 0; q < 4; ++q) {
-        store_sum(t[q], s[q]);
+        store_sum(t[q], s[0][q]);
         if (q % 2 == 0 || Stats) std::memcpy(a[q] + full, t[q], rest * sizeof(double));
       }
     }

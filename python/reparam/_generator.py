@@ -74,6 +74,30 @@ def _as_float64(x: Any, name: str) -> np.ndarray[Any, Any]:
         return np.asarray(x, dtype=_F64)
 
 
+def _check_scale(scale: np.ndarray[Any, Any]) -> None:
+    """Refuse negative scales, -0.0 included (as NumPy); NaN passes and propagates."""
+    negative = np.signbit(scale) & ~np.isnan(scale)
+    if negative.any():
+        bad = int(np.flatnonzero(negative.ravel())[0])
+        raise ValueError(
+            f"scale < 0: scale must be non-negative, got {scale.ravel()[bad]} at flat index {bad}"
+        )
+
+
+def _normal_shape(loc_shape: tuple[int, ...], scale_shape: tuple[int, ...], size: Any) -> tuple[int, ...]:
+    """The output shape of normal(): `size` if given (loc and scale must broadcast to it)."""
+    bshape = np.broadcast_shapes(loc_shape, scale_shape)
+    if size is None:
+        return bshape
+    shape = _normalize_size(size)
+    if np.broadcast_shapes(bshape, shape) != shape:
+        raise ValueError(
+            "shape mismatch: objects cannot be broadcast to a single shape: "
+            f"loc {loc_shape}, scale {scale_shape}, size {shape}"
+        )
+    return shape
+
+
 def _check_real_scalar(x: Any, name: str) -> None:
     """NumPy reads a lone scalar argument as a real number: None and str are refused."""
     if x is None or isinstance(x, str | bytes | bytearray):
@@ -334,21 +358,10 @@ class Generator:
         if loc_a.ndim == 0 and scale_a.ndim == 0:
             _check_real_scalar(loc, "loc")
             _check_real_scalar(scale, "scale")
-        negative = np.signbit(scale_a) & ~np.isnan(scale_a)  # -0.0 too, as NumPy
-        if negative.any():
-            bad = int(np.flatnonzero(negative.ravel())[0])
-            raise ValueError(
-                f"scale < 0: scale must be non-negative, got {scale_a.ravel()[bad]} "
-                f"at flat index {bad}"
-            )
+        _check_scale(scale_a)
         bshape = np.broadcast_shapes(loc_a.shape, scale_a.shape)
         if size is not None:
-            shape = _normalize_size(size)
-            if np.broadcast_shapes(bshape, shape) != shape:
-                raise ValueError(
-                    "shape mismatch: objects cannot be broadcast to a single shape: "
-                    f"loc {loc_a.shape}, scale {scale_a.shape}, size {shape}"
-                )
+            shape = _normal_shape(loc_a.shape, scale_a.shape, size)
         elif out is not None:
             shape = out.shape
             if np.broadcast_shapes(bshape, shape) != shape:

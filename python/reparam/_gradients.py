@@ -61,8 +61,8 @@ def _sample_shape(q: Normal, shape: tuple[int, ...], what: str) -> tuple[int, ..
     return shape[: len(shape) - nb]
 
 
-def _dsigma_dparam(q: Normal, sigma: Array, param: Array) -> Array:
-    name = q.param_name
+def _dsigma_dparam(name: str, sigma: Array, param: Array) -> Array:
+    """dsigma/dparam for the parameterization `name` (param needed for softplus only)."""
     with np.errstate(all="ignore"):
         if name == "scale":
             return np.ones_like(sigma)
@@ -85,7 +85,7 @@ def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array, sig
     if sigma is None and q.param_name != "scale" and q.param_name != "softplus":
         sigma = np.empty(param.shape, q.dtype)
         _core.sigma(np.require(param, requirements=("C", "A")), q._kind, sigma)
-    chain = _dsigma_dparam(q, sigma if sigma is not None else param, param)
+    chain = _dsigma_dparam(q.param_name, sigma if sigma is not None else param, param)
     scale = (1.0 / rows if rows else math.nan) if reduce == "mean" else 1.0  # mean of nothing
     bshape = q.batch_shape
     with np.errstate(all="ignore"):

@@ -115,7 +115,42 @@ class Noise:
         return hash(tuple(getattr(self, k) for k in self.__slots__))
 
 
-class Normal:
+class _NormalDescription:
+    """The descriptive properties shared by reparam.Normal and reparam.dask.Normal."""
+
+    _batch_shape: tuple[int, ...]
+    _dtype: np.dtype[Any]
+    _loc: Any
+    _param: Any
+    _name: str
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Broadcast shape of loc and the parameter."""
+        return self._batch_shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """float32 or float64: the dtype of samples and closed forms."""
+        return self._dtype
+
+    @property
+    def loc(self) -> Any:
+        """The mean, as given (converted to `dtype`)."""
+        return self._loc
+
+    @property
+    def param_name(self) -> str:
+        """Which parameterization was given: 'scale', 'var', 'logvar', 'logstd' or 'softplus'."""
+        return self._name
+
+    @property
+    def param(self) -> Any:
+        """The raw parameter, as given (converted to `dtype`)."""
+        return self._param
+
+
+class Normal(_NormalDescription):
     """Normal(loc, *, scale=None, var=None, logvar=None, logstd=None, softplus=None)
 
     Diagonal Normal distribution N(loc, sigma**2) with sigma given in exactly one
@@ -154,6 +189,9 @@ class Normal:
             return DaskNormal(loc, **params)  # type: ignore[return-value]
         return super().__new__(cls)
 
+    _loc: Array
+    _param: Array
+
     def __init__(self, loc: Any, *, scale: Any = None, var: Any = None, logvar: Any = None,
                  logstd: Any = None, softplus: Any = None) -> None:
         given = {k: v for k, v in (("scale", scale), ("var", var), ("logvar", logvar),
@@ -185,32 +223,6 @@ class Normal:
         self._name = name
         self._kind = _KIND[name]
         self._flat: tuple[Array, Array] | None = None
-
-    # -- description -------------------------------------------------------------
-    @property
-    def batch_shape(self) -> tuple[int, ...]:
-        """Broadcast shape of loc and the parameter."""
-        return self._batch_shape
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        """float32 or float64: the dtype of samples and closed forms."""
-        return self._dtype
-
-    @property
-    def loc(self) -> Array:
-        """The mean, as given (converted to `dtype`)."""
-        return self._loc
-
-    @property
-    def param_name(self) -> str:
-        """Which parameterization was given: 'scale', 'var', 'logvar', 'logstd' or 'softplus'."""
-        return self._name
-
-    @property
-    def param(self) -> Array:
-        """The raw parameter, as given (converted to `dtype`)."""
-        return self._param
 
     def _batch_arrays(self) -> tuple[Array, Array]:
         if self._flat is None:

@@ -37,8 +37,9 @@ from dask.array.core import normalize_chunks
 from dask.base import tokenize
 
 from . import _core
-from ._generator import Generator
-from ._normal import Noise
+from ._generator import Generator, _check_scale, _normal_shape
+from ._gradients import _dsigma_dparam, _sample_var
+from ._normal import Noise, _NormalDescription
 from ._normal import Normal as _MemNormal
 from ._philox import Philox, _normalize_size
 
@@ -304,22 +305,8 @@ def normal(loc: Any = 0.0, scale: Any = 1.0, size: int | tuple[int, ...] | None 
     loc_a = _as_float64_lazy(loc, "loc")
     scale_a = _as_float64_lazy(scale, "scale")
     if not _is_dask(scale_a):
-        negative = np.signbit(scale_a) & ~np.isnan(scale_a)
-        if negative.any():
-            bad = int(np.flatnonzero(negative.ravel())[0])
-            raise ValueError(
-                f"scale < 0: scale must be non-negative, got {scale_a.ravel()[bad]} at flat index {bad}"
-            )
-    bshape = np.broadcast_shapes(loc_a.shape, scale_a.shape)
-    if size is not None:
-        shape = _normalize_size(size)
-        if np.broadcast_shapes(bshape, shape) != shape:
-            raise ValueError(
-                "shape mismatch: objects cannot be broadcast to a single shape: "
-                f"loc {loc_a.shape}, scale {scale_a.shape}, size {shape}"
-            )
-    else:
-        shape = bshape
+        _check_scale(scale_a)
+    shape = _normal_shape(loc_a.shape, scale_a.shape, size)
     chunks_n = _out_chunks(chunks, shape, 0, dt, (loc_a, scale_a))
     eps = standard_normal(shape, chunks=chunks_n, dtype=dt, seed=seed)
     scale_b = _broadcast_chunked(scale_a, shape, chunks_n)
@@ -379,7 +366,7 @@ def _lazy_array(x: Any, name: str) -> Any:
     return a
 
 
-class Normal:
+class Normal(_NormalDescription):
     """Normal(loc, *, scale=None, var=None, logvar=None, logstd=None, softplus=None)
 
     The reparameterized diagonal Normal of :class:`reparam.Normal` with `loc` and the
@@ -423,31 +410,6 @@ class Normal:
                 idx = np.unravel_index(int(np.flatnonzero(neg)[0]), neg.shape)
                 raise ValueError(f"{name} must be non-negative, got {self._param[idx]!r} at index {idx}")
         self._name = name
-
-    @property
-    def batch_shape(self) -> tuple[int, ...]:
-        """Broadcast shape of loc and the parameter."""
-        return self._batch_shape
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        """float32 or float64: the dtype of samples."""
-        return self._dtype
-
-    @property
-    def loc(self) -> Any:
-        """The mean (a Dask or NumPy array of `dtype`)."""
-        return self._loc
-
-    @property
-    def param(self) -> Any:
-        """The raw parameter (a Dask or NumPy array of `dtype`)."""
-        return self._param
-
-    @property
-    def param_name(self) -> str:
-        """'scale', 'var', 'logvar', 'logstd' or 'softplus'."""
-        return self._name
 
     def compute(self, **kwargs: Any) -> _MemNormal:
         """The in-memory :class:`reparam.Normal` (computes Dask inputs)."""
@@ -725,27 +687,6 @@ def _reduce(score: int, stats: bool, x: da.Array, dist: _Dist, noise: Any, ns: i
         return parts
     sums: da.Array = parts.sum(axis=tuple(range(ns)), dtype=np.float64)
     return sums
-
-
-def _sample_var(s1: Array, s2: Array, n: int) -> Array:
-    if n < 2:
-        return np.full(s1.shape, np.nan)
-    with np.errstate(all="ignore"):
-        v: Array = np.maximum(s2 - s1 * s1 / n, 0.0) / (n - 1)
-        return v
-
-
-def _dsigma_dparam(name: str, sigma: Array, param: Array) -> Array:
-    with np.errstate(all="ignore"):
-        if name == "scale":
-            return np.ones_like(sigma)
-        if name == "var":
-            return 0.5 / sigma
-        if name == "logvar":
-            return 0.5 * sigma
-        if name == "logstd":
-            return sigma
-        return 1.0 / (1.0 + np.exp(-param))
 
 
 @dataclass(frozen=True)
