@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -52,12 +53,26 @@ class Pool {
 
   int size() const { return threads_.load(std::memory_order_relaxed); }
 
+  // Strong guarantee: if the workers cannot all be started (the system is out of
+  // threads or memory), the ones that did start are joined, the previous count is
+  // restored (as far as the system allows) and the error (std::system_error, or
+  // std::bad_alloc) propagates.
   void resize(int threads) {
     std::lock_guard<std::mutex> call(call_mutex_);
+    const int previous = threads_.load();
     stop_workers();
-    threads_.store(std::max(1, threads));
-    stopping_ = false;
-    for (int i = 1; i < threads_.load(); ++i) workers_.emplace_back([this] { worker_loop(); });
+    try {
+      start_workers(std::max(1, threads));
+    } catch (...) {
+      stop_workers();
+      try {
+        start_workers(previous);
+      } catch (...) {
+        stop_workers();
+        start_workers(1);  // no worker: always possible
+      }
+      throw;
+    }
   }
 
   void run(std::size_t n_tasks, const std::function<void(std::size_t)>& task) {
@@ -122,6 +137,12 @@ class Pool {
     }
   }
 
+  void start_workers(int threads) {
+    stopping_ = false;
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+    threads_.store(threads);  // only once every worker runs
+  }
+
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lk(mutex_);
@@ -130,6 +151,7 @@ class Pool {
     wake_.notify_all();
     for (std::thread& t : workers_) t.join();
     workers_.clear();
+    threads_.store(1);
   }
 
   std::mutex call_mutex_;  // one parallel call at a time

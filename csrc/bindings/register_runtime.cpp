@@ -1,6 +1,9 @@
 // Which kernels run and on how many threads.
 #include "pybind11.hpp"
 
+#include <string>
+#include <system_error>
+
 #include "../dispatch.hpp"
 #include "../thread_pool.hpp"
 
@@ -25,8 +28,13 @@ void register_runtime(py::module_& m) {
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw py::value_error("number of threads must be at least 1, got " + std::to_string(n));
-    py::gil_scoped_release nogil;  // joining workers may wait
-    set_num_threads(n);
+    try {
+      py::gil_scoped_release nogil;  // joining workers may wait
+      set_num_threads(n);
+    } catch (const std::system_error& e) {
+      throw py::value_error("n=" + std::to_string(n) + ": cannot start that many threads (" + e.what() +
+                            "); the pool keeps " + std::to_string(get_num_threads()) + " threads");
+    }
   }, py::arg("n"));
   m.def("available_cores", &available_cores);
   m.attr("parallel_threshold") = kParallelThreshold;

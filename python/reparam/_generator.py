@@ -51,7 +51,10 @@ def _float_dtype(dtype: Any, method: str) -> np.dtype[Any]:
         return _DTYPE_CACHE[dtype]
     except (KeyError, TypeError):
         pass
-    dt: np.dtype[Any] = np.dtype(dtype)
+    try:
+        dt: np.dtype[Any] = np.dtype(dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Unsupported dtype {dtype!r} for {method} ({exc})") from None
     if dt not in _FLOAT_DTYPES or not dt.isnative:
         raise TypeError(f"Unsupported dtype {dt!r} for {method}")
     return dt
@@ -70,8 +73,11 @@ def _as_float64(x: Any, name: str) -> np.ndarray[Any, Any]:
                 "according to the rule 'safe'"
             )
         return x.astype(_F64, copy=False)
-    with np.errstate(all="ignore"):
-        return np.asarray(x, dtype=_F64)
+    try:
+        with np.errstate(all="ignore"):
+            return np.asarray(x, dtype=_F64)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name} must be real numbers: {exc}") from None
 
 
 def _check_scale(scale: np.ndarray[Any, Any]) -> None:
@@ -86,11 +92,17 @@ def _check_scale(scale: np.ndarray[Any, Any]) -> None:
 
 def _normal_shape(loc_shape: tuple[int, ...], scale_shape: tuple[int, ...], size: Any) -> tuple[int, ...]:
     """The output shape of normal(): `size` if given (loc and scale must broadcast to it)."""
-    bshape = np.broadcast_shapes(loc_shape, scale_shape)
+    try:
+        bshape = np.broadcast_shapes(loc_shape, scale_shape)
+    except ValueError:
+        raise ValueError(
+            "shape mismatch: objects cannot be broadcast to a single shape: "
+            f"loc {loc_shape} and scale {scale_shape}"
+        ) from None
     if size is None:
         return bshape
     shape = _normalize_size(size)
-    if np.broadcast_shapes(bshape, shape) != shape:
+    if _broadcast_or_none(bshape, shape) != shape:
         raise ValueError(
             "shape mismatch: objects cannot be broadcast to a single shape: "
             f"loc {loc_shape}, scale {scale_shape}, size {shape}"
@@ -359,12 +371,12 @@ class Generator:
             _check_real_scalar(loc, "loc")
             _check_real_scalar(scale, "scale")
         _check_scale(scale_a)
-        bshape = np.broadcast_shapes(loc_a.shape, scale_a.shape)
+        bshape = _normal_shape(loc_a.shape, scale_a.shape, None)
         if size is not None:
             shape = _normal_shape(loc_a.shape, scale_a.shape, size)
         elif out is not None:
             shape = out.shape
-            if np.broadcast_shapes(bshape, shape) != shape:
+            if _broadcast_or_none(bshape, shape) != shape:
                 raise ValueError(
                     f"out has shape {shape}; loc {loc_a.shape} and scale "
                     f"{scale_a.shape} must broadcast to it"
@@ -375,6 +387,11 @@ class Generator:
             res = np.empty(shape, dt)
         else:
             res = _check_out(out, dt, size)
+            # out is written before loc and scale are read: never let it be one of them
+            if np.may_share_memory(res, loc_a):
+                loc_a = loc_a.copy()
+            if np.may_share_memory(res, scale_a):
+                scale_a = scale_a.copy()
         _core.fill_normal(self._state, res)
         with np.errstate(all="ignore"):  # inf and nan propagate silently, as in NumPy
             np.multiply(res, scale_a.astype(dt, copy=False), out=res)
@@ -382,6 +399,13 @@ class Generator:
         if size is None and out is None and res.ndim == 0:
             return float(res)
         return res
+
+
+def _broadcast_or_none(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        return None
 
 
 def default_rng(seed: Any = None) -> Generator:

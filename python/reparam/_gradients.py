@@ -52,6 +52,21 @@ def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
     return np.require(eps, requirements=("C", "A"))
 
 
+def _real_array(x: Any, name: str) -> Array:
+    try:
+        a = np.asarray(x)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{name} must be array_like of numbers: {exc}") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
+    return a
+
+
+def _check_bool(value: Any, name: str) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+
+
 def _sample_shape(q: Normal, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
     nb = len(q.batch_shape)
     if len(shape) < nb or shape[len(shape) - nb:] != q.batch_shape:
@@ -128,9 +143,8 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
     See `Normal.pathwise_grad`.
     """
     _check_reduce(reduce)
-    g = np.asarray(grad_z)
-    if g.dtype.kind not in "biuf":
-        raise TypeError(f"grad_z must be real numbers, got dtype {g.dtype}")
+    _check_bool(return_stats, "return_stats")
+    g = _real_array(grad_z, "grad_z")
     sample = _sample_shape(q, g.shape, "grad_z")
     src = _noise_source(q, noise, g.shape)
     rows, batch = math.prod(sample), math.prod(q.batch_shape)
@@ -150,13 +164,12 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     See `Normal.score_grad`.
     """
     _check_reduce(reduce)
+    _check_bool(return_stats, "return_stats")
     from ._normal import Noise
 
     shape = noise.shape if isinstance(noise, Noise) else np.shape(noise)
     sample = _sample_shape(q, tuple(shape), "noise")
-    f = np.asarray(f_values)
-    if f.dtype.kind not in "biuf":
-        raise TypeError(f"f_values must be real numbers, got dtype {f.dtype}")
+    f = _real_array(f_values, "f_values")
     ns = len(sample)
     prefix = f.shape[ns:]
     if f.shape[:ns] != sample or prefix != q.batch_shape[: len(prefix)]:
@@ -185,7 +198,11 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     elif baseline is None:
         w = f64
     else:
-        b = np.asarray(baseline, dtype=np.float64)
+        try:
+            b = np.asarray(baseline, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)("baseline must be None, a number, an array, 'mean' or 'loo', got "
+                            f"{type(baseline).__name__} ({exc})") from None
         try:
             w = (f64.reshape(f.shape) - b).reshape(f64.shape)
         except ValueError:
@@ -194,7 +211,11 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     batch = math.prod(q.batch_shape)
     wcols = math.prod(prefix)
     w = np.require(w, q.dtype, ("C", "A"))
-    sums = _core.reduce_estimator(1, return_stats, src, w, rows, batch, wcols, batch // wcols if wcols else 1)
+    if batch == 0:  # nothing to reduce (and no valid column split for the core)
+        sums = np.zeros((4, 0))
+    else:
+        sums = _core.reduce_estimator(1, return_stats, src, w, rows, batch, wcols,
+                                      batch // wcols if wcols else 1)
     _, par_b = q._batch_arrays()
     sigma = np.empty(batch, np.float64)
     _core.sigma(np.require(par_b.reshape(-1), np.float64, ("C", "A")), q._kind, sigma)
@@ -241,6 +262,25 @@ def estimate_grad(fn: Callable[[Array], Any], q: Normal, n: int, *, method: str 
     dict
         ``{"loc": ..., <param_name>: ...}`` (and the stats dict with `return_stats`).
     """
+    from ._normal import Normal
+
+    # every argument is checked before a sample is drawn (the stream does not move)
+    if not isinstance(q, Normal):
+        raise TypeError(f"q must be a reparam.Normal, got {type(q).__name__}")
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if method not in ("pathwise", "score"):
+        raise ValueError(f"method must be 'pathwise' or 'score', got {method!r}")
+    if method == "pathwise" and baseline is not None:
+        raise ValueError("baseline applies to method='score' only")
+    if isinstance(baseline, str) and baseline not in ("mean", "loo"):
+        raise ValueError(f"baseline must be None, a number, an array, 'mean' or 'loo', got {baseline!r}")
+    if isinstance(baseline, str) and baseline == "loo" and n < 2:
+        raise ValueError("baseline='loo' needs n >= 2 samples")
     z, noise = q.rsample(n, rng=rng, antithetic=antithetic, return_noise=True)
     if method == "pathwise":
         if baseline is not None:

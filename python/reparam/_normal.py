@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import sys
 from typing import Any
 
@@ -48,6 +49,21 @@ def _is_dask(x: Any) -> bool:
     return da is not None and isinstance(x, da.Array)
 
 
+def _checked_int(value: Any, name: str, bits: int) -> int:
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"Noise {name} must be an integer, got {type(value).__name__}") from None
+    if not 0 <= v < (1 << bits):
+        raise ValueError(f"Noise {name} must be in [0, 2**{bits}), got {v}")
+    return v
+
+
+def _check_bool(value: Any, name: str) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+
+
 def _first_bad(mask: Array, values: Array) -> str:
     idx = np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape)
     where = idx[0] if len(idx) == 1 else tuple(int(i) for i in idx)
@@ -79,12 +95,26 @@ class Noise:
 
     def __init__(self, key: int, counter: int, start: int, shape: tuple[int, ...],
                  dtype: Any, antithetic: bool) -> None:
-        self.key = int(key)
-        self.counter = int(counter)
-        self.start = int(start)
-        self.shape = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
+        self.key = _checked_int(key, "key", 64)
+        self.counter = _checked_int(counter, "counter", 128)
+        self.start = _checked_int(start, "start", 64)
+        try:
+            self.shape = tuple(operator.index(d) for d in shape)
+        except TypeError:
+            raise TypeError(f"Noise shape must be a tuple of ints, got {shape!r}") from None
+        if any(d < 0 for d in self.shape):
+            raise ValueError(f"Noise shape must not have negative dimensions, got {self.shape}")
+        if math.prod(self.shape) > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"Noise shape {self.shape} is too big")
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError as exc:
+            raise TypeError(f"Noise dtype must be float32 or float64 ({exc})") from None
+        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)) or not self.dtype.isnative:
+            raise TypeError(f"Noise dtype must be float32 or float64, got {self.dtype}")
         self.antithetic = bool(antithetic)
+        if self.antithetic and (not self.shape or self.shape[0] % 2):
+            raise ValueError(f"antithetic Noise needs an even first dimension, got shape {self.shape}")
 
     @property
     def size(self) -> int:
@@ -445,6 +475,7 @@ class Normal(_NormalDescription):
     # -- closed forms (computed in the core, in float64) ---------------------------------
     def _closed_form(self, form: int, grad: bool, x: Any = None,
                      other: Normal | None = None) -> Any:
+        _check_bool(grad, "grad")
         arrays = [self._loc, self._param]
         if x is not None:
             arrays.append(x)
@@ -477,6 +508,11 @@ class Normal(_NormalDescription):
         shaped like them (broadcast axes summed, as autograd does).
         """
         z_a = _float_array(z, "z")
+        try:
+            np.broadcast_shapes(z_a.shape, self._batch_shape)
+        except ValueError:
+            raise ValueError(f"z of shape {z_a.shape} does not broadcast with batch_shape "
+                             f"{self._batch_shape}") from None
         return self._closed_form(0, grad, x=z_a)
 
     def entropy(self, *, grad: bool = False) -> Any:
@@ -495,7 +531,11 @@ class Normal(_NormalDescription):
         """
         if not isinstance(other, Normal):
             raise TypeError(f"other must be a reparam.Normal, got {type(other).__name__}")
-        shape = np.broadcast_shapes(self._batch_shape, other._batch_shape)
+        try:
+            shape = np.broadcast_shapes(self._batch_shape, other._batch_shape)
+        except ValueError:
+            raise ValueError(f"other has batch_shape {other._batch_shape}, which does not broadcast "
+                             f"with {self._batch_shape}") from None
         other_loc = np.broadcast_to(other._loc, shape)
         return self._closed_form(2, grad, x=other_loc, other=other)
 
@@ -540,6 +580,9 @@ def reparameterize(loc: Any, value: Any, param: str = "logvar",
     rng, out
         As in `Normal.rsample`.
     """
+    if not isinstance(param, str):
+        raise TypeError(f"param must be a str, one of {', '.join(map(repr, PARAMS))}, got "
+                        f"{type(param).__name__}")
     if param not in _KIND:
         raise ValueError(f"param must be one of {', '.join(map(repr, PARAMS))}, got {param!r}")
     z: Array = Normal(loc, **{param: value}).rsample(size, rng=rng, out=out)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import operator
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,17 @@ def _as_int(value: Any, name: str, bits: int) -> int:
         ) from None
     if not 0 <= v < (1 << bits):
         raise ValueError(f"{name} must be in [0, 2**{bits}), got {v}")
+    return v
+
+
+def _as_count(value: Any, name: str) -> int:
+    """A non-negative integer argument (operator.index), with errors that name it."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if v < 0:
+        raise ValueError(f"{name} must be non-negative, got {v}")
     return v
 
 
@@ -76,7 +89,13 @@ class Philox:
                     f"{type(seed).__name__}"
                 )
             else:
-                seed_seq = np.random.SeedSequence(seed)
+                try:
+                    seed_seq = np.random.SeedSequence(seed)
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(
+                        "seed must be None, a non-negative int, a sequence of them or a "
+                        f"numpy.random.SeedSequence ({exc})"
+                    ) from None
             self._seed_seq = seed_seq
             words = seed_seq.generate_state(2, np.uint32)
             key_int = int(words[0]) | (int(words[1]) << 32)
@@ -128,6 +147,8 @@ class Philox:
             )
         try:
             inner = value["state"]
+            if not isinstance(inner, dict):
+                raise TypeError(f"state['state'] must be a dict, got {type(inner).__name__}")
             key = _as_int(inner["key"], "state['state']['key']", 64)
             ctr = _as_int(inner["counter"], "state['state']['counter']", 128)
             word = _as_int(value.get("buffer_pos", 0), "state['buffer_pos']", 2)
@@ -147,9 +168,7 @@ class Philox:
         drawn with `random_raw` (``0 <= delta``; the counter wraps at ``2**128``
         blocks). Returns self.
         """
-        d = operator.index(delta)
-        if d < 0:
-            raise ValueError(f"delta must be non-negative, got {d}")
+        d = _as_count(delta, "delta")
         with self.lock:
             key, lo, hi, word = self._state.get_unlocked()
             total = word + d
@@ -163,9 +182,7 @@ class Philox:
         A new Philox with the same key whose position is ``jumps * 2**64`` blocks
         (``2**66`` words) ahead of this one; this one is not changed.
         """
-        j = operator.index(jumps)
-        if j < 0:
-            raise ValueError(f"jumps must be non-negative, got {j}")
+        j = _as_count(jumps, "jumps")
         key, nxt, word = self._position()
         new = Philox(key=key, counter=(nxt - 1 + (j << 64)) & _MASK128)
         new._state.set(*new._state.get()[:3], word)
@@ -183,7 +200,7 @@ class Philox:
                 "spawn needs a SeedSequence: this Philox was created from a key; "
                 "create it from a seed to spawn children"
             )
-        return [Philox(s) for s in self._seed_seq.spawn(n_children)]
+        return [Philox(s) for s in self._seed_seq.spawn(_as_count(n_children, "n_children"))]
 
     def random_raw(self, size: int | tuple[int, ...] | None = None, output: bool = True) -> Any:
         """random_raw(size=None, output=True)
@@ -240,6 +257,8 @@ def _normalize_size(size: Any) -> tuple[int, ...]:
     try:
         dims = (operator.index(size),)
     except TypeError:
+        if not isinstance(size, Sequence | np.ndarray) or isinstance(size, str | bytes):
+            raise TypeError(f"size must be None, an int or a tuple of ints, got {size!r}") from None
         try:
             if any(isinstance(d, bool | np.bool_) for d in size):
                 raise TypeError
@@ -253,4 +272,7 @@ def _normalize_size(size: Any) -> tuple[int, ...]:
             raise ValueError(f"negative dimensions are not allowed, got size {size!r}")
         if d > _MAX_DIM:
             raise ValueError(f"Maximum allowed dimension exceeded: size {size!r}")
+    if math.prod(dims) > _MAX_DIM // 8:  # beyond any array of 8-byte values
+        raise ValueError(f"size {size!r} is too big: {math.prod(dims)} values exceed the "
+                         "largest possible array")
     return dims

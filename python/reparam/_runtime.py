@@ -12,6 +12,10 @@ from ._version import __version__
 
 __all__ = ["get_num_threads", "set_num_threads", "show_config", "simd_info"]
 
+# Each worker holds a stack and wakes on every parallel call: far more threads than cores
+# only cost, and an unbounded count exhausts the process's threads (or overflows C int).
+MAX_THREADS = 1024
+
 
 def simd_info() -> dict[str, Any]:
     """simd_info()
@@ -43,6 +47,8 @@ def set_num_threads(n: int) -> None:
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
+    if n > MAX_THREADS:
+        raise ValueError(f"n must be at most {MAX_THREADS}, got {n}")
     _core.set_num_threads(n)
 
 
@@ -83,11 +89,11 @@ def _apply_environment() -> None:
     if threads:
         try:
             n = int(threads)
-            if n < 1:
+            if not 1 <= n <= MAX_THREADS:
                 raise ValueError
         except ValueError:
             warnings.warn(
-                f"REPARAM_NUM_THREADS must be a positive integer, got {threads!r}; "
+                f"REPARAM_NUM_THREADS must be an integer in [1, {MAX_THREADS}], got {threads!r}; "
                 f"using {get_num_threads()}",
                 RuntimeWarning,
                 stacklevel=3,
