@@ -28,16 +28,13 @@ given block is computed exactly.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import mpmath
 import numpy as np
 import pytest
-
-from reparam import _core
+from stream_helpers import fill, using_target
 
 MASK64 = (1 << 64) - 1
 MASK128 = (1 << 128) - 1
@@ -58,20 +55,8 @@ EXTENDED_LD = np.finfo(np.longdouble).nmant >= 63
 U64 = np.uint64
 
 
-@contextlib.contextmanager
-def using_target(name: str) -> Iterator[None]:
-    previous = _core.selected_target()
-    assert _core.select_target(name)
-    try:
-        yield
-    finally:
-        assert _core.select_target(previous)
 
 
-def fill(kind: str, dtype: type, key: int, ctr: int, start: int, n: int) -> np.ndarray:
-    out = np.empty(n, dtype)
-    _core.stream_fill(kind, key, ctr & MASK64, (ctr >> 64) & MASK64, start, out)
-    return out
 
 
 # ------------------------------------------------------------------------ Philox inverse

@@ -20,16 +20,14 @@ Over the about 30 checks in this file the family-wise false-alarm rate is below 
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from scipy import stats
+from stream_helpers import using_target
 
 import reparam
-from reparam import _core
 
 N = 10**6
 ALPHA = 1e-4
@@ -41,14 +39,6 @@ DTYPE_IDS = ["f32", "f64"]
 SEEDS = {"f32": 20240601, "f64": 20240602}
 
 
-@contextlib.contextmanager
-def using_target(name: str) -> Iterator[None]:
-    previous = _core.selected_target()
-    assert _core.select_target(name)
-    try:
-        yield
-    finally:
-        assert _core.select_target(previous)
 
 
 def normals(dtype: type) -> np.ndarray:

@@ -27,14 +27,13 @@ negative number, the inverse softplus of a tiny sigma).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 from typing import Any
 
 import mpmath
 import numpy as np
 import pytest
+from stream_helpers import using_target
 
 import reparam
 from reparam import Normal, _core
@@ -48,14 +47,6 @@ U64 = 2.0**-53
 
 
 # ---------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
-def using_target(name: str) -> Iterator[None]:
-    previous = _core.selected_target()
-    assert _core.select_target(name)
-    try:
-        yield
-    finally:
-        assert _core.select_target(previous)
 
 
 def assert_same_bits(a: Any, b: Any, what: str = "") -> None:

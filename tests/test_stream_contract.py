@@ -19,12 +19,11 @@ All comparisons are exact (bit equality); every stream is seeded.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from stream_helpers import fill, using_target
 
 import reparam
 from reparam import _core
@@ -39,21 +38,8 @@ DTYPES = [np.float32, np.float64]
 DTYPE_IDS = ["f32", "f64"]
 
 
-@contextlib.contextmanager
-def using_target(name: str) -> Iterator[None]:
-    previous = _core.selected_target()
-    assert _core.select_target(name)
-    try:
-        yield
-    finally:
-        assert _core.select_target(previous)
 
 
-def fill(kind: str, dtype: type, key: int, ctr: int, start: int, n: int) -> np.ndarray:
-    """Positions [start, start + n) of the stream whose block 0 has counter `ctr`."""
-    out = np.empty(n, dtype)
-    _core.stream_fill(kind, key, ctr & MASK64, (ctr >> 64) & MASK64, start, out)
-    return out
 
 
 def raw(key: int, ctr: int, start: int, n: int) -> np.ndarray:
