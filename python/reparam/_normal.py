@@ -37,7 +37,7 @@ def _float_array(x: Any, name: str) -> Array:
 def _result_dtype(loc: Any, loc_a: Array, value: Any, val_a: Array) -> np.dtype[Any]:
     """float32 if every array input is float32 or narrower (Python scalars are weak);
     float64 otherwise, integers included."""
-    arrays = [a for x, a in ((loc, loc_a), (value, val_a)) if isinstance(x, np.ndarray | np.generic)]
+    arrays = [a for x, a in ((loc, loc_a), (value, val_a)) if isinstance(x, np.ndarray | np.generic) or _is_dask(x)]
     if arrays and all(a.dtype.kind == "f" and a.dtype.itemsize <= 4 for a in arrays):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
@@ -62,6 +62,26 @@ def _checked_int(value: Any, name: str, bits: int) -> int:
 def _check_bool(value: Any, name: str) -> None:
     if not isinstance(value, bool | np.bool_):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+
+
+def _one_param(**params: Any) -> tuple[str, Any]:
+    """The one scale parameter given, as (name, value); a ValueError naming the choices else."""
+    given = {k: v for k, v in params.items() if v is not None}
+    if len(given) != 1:
+        raise ValueError(
+            "Normal needs exactly one of scale=, var=, logvar=, logstd=, softplus=; got "
+            + (", ".join(f"{k}=" for k in given) if given else "none")
+        )
+    ((name, value),) = given.items()
+    return name, value
+
+
+def _check_nonnegative(name: str, values: Array) -> None:
+    """scale and var must be non-negative (NaN passes and propagates)."""
+    if name in ("scale", "var"):
+        neg = values < 0
+        if neg.any():
+            raise ValueError(f"{name} must be non-negative, {_first_bad(neg, values)}")
 
 
 def _first_bad(mask: Array, values: Array) -> str:
@@ -224,14 +244,7 @@ class Normal(_NormalDescription):
 
     def __init__(self, loc: Any, *, scale: Any = None, var: Any = None, logvar: Any = None,
                  logstd: Any = None, softplus: Any = None) -> None:
-        given = {k: v for k, v in (("scale", scale), ("var", var), ("logvar", logvar),
-                                   ("logstd", logstd), ("softplus", softplus)) if v is not None}
-        if len(given) != 1:
-            raise ValueError(
-                "Normal needs exactly one of scale=, var=, logvar=, logstd=, softplus=; got "
-                + (", ".join(f"{k}=" for k in given) if given else "none")
-            )
-        (name, value), = given.items()
+        name, value = _one_param(scale=scale, var=var, logvar=logvar, logstd=logstd, softplus=softplus)
         loc_a = _float_array(loc, "loc")
         val_a = _float_array(value, name)
         self._dtype = _result_dtype(loc, loc_a, value, val_a)
@@ -244,10 +257,7 @@ class Normal(_NormalDescription):
             ) from None
         loc_a = loc_a.astype(self._dtype, copy=False)
         val_a = val_a.astype(self._dtype, copy=False)
-        if name in ("scale", "var"):
-            neg = val_a < 0
-            if neg.any():
-                raise ValueError(f"{name} must be non-negative, {_first_bad(neg, val_a)}")
+        _check_nonnegative(name, val_a)
         self._loc = loc_a
         self._param = val_a
         self._name = name

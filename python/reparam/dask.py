@@ -39,7 +39,7 @@ from dask.base import tokenize
 from . import _core
 from ._generator import Generator, _check_scale, _normal_shape
 from ._gradients import _dsigma_dparam, _sample_var
-from ._normal import Noise, _NormalDescription
+from ._normal import Noise, _check_nonnegative, _float_array, _NormalDescription, _one_param, _result_dtype
 from ._normal import Normal as _MemNormal
 from ._philox import Philox, _normalize_size
 
@@ -357,13 +357,7 @@ def _lazy_array(x: Any, name: str) -> Any:
             raise TypeError(f"{name} must be real numbers, got an array of dtype {x.dtype}")
         _check_known_shape(x, name)
         return x
-    try:
-        a = np.asarray(x)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{name} must be array_like of numbers: {exc}") from None
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got an array of dtype {a.dtype}")
-    return a
+    return _float_array(x, name)
 
 
 class Normal(_NormalDescription):
@@ -380,22 +374,10 @@ class Normal(_NormalDescription):
 
     def __init__(self, loc: Any, *, scale: Any = None, var: Any = None, logvar: Any = None, logstd: Any = None,
                  softplus: Any = None) -> None:
-        given = {k: v for k, v in (("scale", scale), ("var", var), ("logvar", logvar), ("logstd", logstd),
-                                   ("softplus", softplus)) if v is not None}
-        if len(given) != 1:
-            raise ValueError(
-                "Normal needs exactly one of scale=, var=, logvar=, logstd=, softplus=; got "
-                + (", ".join(f"{k}=" for k in given) if given else "none")
-            )
-        ((name, value),) = given.items()
+        name, value = _one_param(scale=scale, var=var, logvar=logvar, logstd=logstd, softplus=softplus)
         loc_a = _lazy_array(loc, "loc")
         val_a = _lazy_array(value, name)
-        arrays = [a for x, a in ((loc, loc_a), (value, val_a)) if isinstance(x, np.ndarray | np.generic | da.Array)]
-        self._dtype: np.dtype[Any]
-        if arrays and all(a.dtype.kind == "f" and a.dtype.itemsize <= 4 for a in arrays):
-            self._dtype = _F32
-        else:
-            self._dtype = _F64
+        self._dtype: np.dtype[Any] = _result_dtype(loc, loc_a, value, val_a)
         try:
             self._batch_shape: tuple[int, ...] = tuple(np.broadcast_shapes(loc_a.shape, val_a.shape))
         except ValueError:
@@ -404,11 +386,8 @@ class Normal(_NormalDescription):
             ) from None
         self._loc = loc_a.astype(self._dtype) if _is_dask(loc_a) else loc_a.astype(self._dtype, copy=False)
         self._param = val_a.astype(self._dtype) if _is_dask(val_a) else val_a.astype(self._dtype, copy=False)
-        if name in ("scale", "var") and not _is_dask(self._param):
-            neg = self._param < 0
-            if neg.any():
-                idx = np.unravel_index(int(np.flatnonzero(neg)[0]), neg.shape)
-                raise ValueError(f"{name} must be non-negative, got {self._param[idx]!r} at index {idx}")
+        if not _is_dask(self._param):
+            _check_nonnegative(name, self._param)
         self._name = name
 
     def compute(self, **kwargs: Any) -> _MemNormal:
