@@ -8,7 +8,8 @@
 // (std headers: included by sampler_kernels.cpp before the target namespace)
 
 constexpr std::size_t kReduceTile = 1024;  // columns per call at most
-constexpr std::size_t kRowChunk = 16;      // rows whose eps are generated together
+constexpr std::size_t kChunkValues = 4096; // eps values generated per call (rows of a chunk)
+constexpr std::size_t kPrefetchRows = 2;   // rows ahead whose columns are prefetched
 
 // Sums over rows [r0, r1) and columns [c0, c1) of a (rows, batch) layout, added to
 // acc[k * acc_stride + (c - c0)], k = 0..3 (rows 1 and 3 only with Stats):
@@ -19,34 +20,50 @@ constexpr std::size_t kRowChunk = 16;      // rows whose eps are generated toget
 // or -eps(start + i - mirror) for i >= mirror when mirror > 0 (antithetic halves).
 // Sums are stored with canonical NaNs (see canonical_nan): whether a column's sum is NaN
 // does not depend on the order of operands, which NaN it is does.
-inline void store_sum(double* p, F64 v) { store(p, canonical_nan(v)); }
 
-// Adds rows [0, nr) into s[v] for the V vectors of columns at c + v * kLanes64 of
-// e[k] and x[k]; several independent vectors keep several add chains in flight, and
-// each column still adds its rows in order.
-template <bool Score, bool Stats, int V, class T>
-inline void accumulate(std::size_t nr, const T* const* e, const T* const* x, const char* negated, std::size_t c,
-                       F64 (&s)[V][4]) {
+// A hint to start loading the line at p (never faults, changes no value).
+inline void prefetch(const void* p) {
+#if defined(_MSC_VER) && !defined(__clang__)
+#if defined(_M_X64) || defined(_M_IX86)
+  _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
+#endif
+#else
+  __builtin_prefetch(p);
+#endif
+}
+
+// Adds one row to the sums of columns [0, n) (n a multiple of kLanes64), the sums kept
+// in a[] (one tile: they stay in L1); each column's rows are added in order whatever
+// the loop order, so the sums are those of any other order of the loops. pe and px,
+// when not null, are prefetched for columns [0, pf_n): a row a few rows ahead, since
+// each row of a tile is a short run in another page that the hardware prefetchers do
+// not follow.
+template <bool Score, bool Stats, class T>
+inline void accumulate_row(const T* e, const T* x, bool negated, std::size_t n, double* const* a, const T* pe,
+                           const T* px, std::size_t pf_n) {
   const F64 one = set1_f64(1.0), zero = set1_f64(0.0);
-  for (std::size_t k = 0; k < nr; ++k) {
-    for (int v = 0; v < V; ++v) {
-      F64 ev = load_as_f64(e[k] + c + v * kLanes64);
-      if (negated[k]) ev = sub(zero, ev);
-      const F64 xv = load_as_f64(x[k] + c + v * kLanes64);
-      F64 p, q;
-      if constexpr (Score) {
-        p = mul(xv, ev);
-        q = mul(xv, sub(mul(ev, ev), one));
-      } else {
-        p = xv;
-        q = mul(xv, ev);
-      }
-      s[v][0] = add(s[v][0], p);
-      s[v][2] = add(s[v][2], q);
-      if constexpr (Stats) {
-        s[v][1] = add(s[v][1], mul(p, p));
-        s[v][3] = add(s[v][3], mul(q, q));
-      }
+  constexpr std::size_t kLineValues = 64 / sizeof(T);
+  for (std::size_t c = 0; c < n; c += kLanes64) {
+    if (c % kLineValues == 0 && c < pf_n) {
+      if (pe != nullptr) prefetch(pe + c);
+      if (px != nullptr) prefetch(px + c);
+    }
+    F64 ev = load_as_f64(e + c);
+    if (negated) ev = sub(zero, ev);
+    const F64 xv = load_as_f64(x + c);
+    F64 p, q;
+    if constexpr (Score) {
+      p = mul(xv, ev);
+      q = mul(xv, sub(mul(ev, ev), one));
+    } else {
+      p = xv;
+      q = mul(xv, ev);
+    }
+    store(a[0] + c, add(load(a[0] + c), p));
+    store(a[2] + c, add(load(a[2] + c), q));
+    if constexpr (Stats) {
+      store(a[1] + c, add(load(a[1] + c), mul(p, p)));
+      store(a[3] + c, add(load(a[3] + c), mul(q, q)));
     }
   }
 }
@@ -57,97 +74,89 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
                  std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
   const std::size_t width = c1 - c0;
   const std::size_t full = width - width % kLanes64;
-  // Rows per chunk: at least kRowChunk, more for narrow tiles so that each chunk's
-  // noise is generated in one call of about a thousand values.
-  const std::size_t chunk = std::max(kRowChunk, std::min<std::size_t>(4096, kReduceTile / width));
-  Scratch<T> ebuf(eps_in ? 0 : chunk * width), xbuf(Score ? chunk * width : 0);
-  Scratch<const T*> erow(chunk, nullptr), xrow(chunk, nullptr);
-  Scratch<char> negated(chunk, 0);
+  const std::size_t padded = full < width ? full + kLanes64 : full;
+  // Rows per chunk: the eps of a chunk are generated together, about kChunkValues of
+  // them (one call for narrow tiles, a few rows of a wide one: they stay in cache).
+  const std::size_t chunk = std::max<std::size_t>(1, kChunkValues / width);
+  Scratch<T> ebuf(eps_in ? 0 : chunk * width + kLanes64), xbuf(Score ? padded : 0);
+  Scratch<T> et(kLanes64, T(0)), xt(kLanes64, T(0));  // the last partial vector, zero-padded
   const bool contiguous = c0 == 0 && c1 == batch;  // a chunk's rows are adjacent in the stream
-  const F64 zero = set1_f64(0.0);
   double* const a[4] = {acc, acc + acc_stride, acc + 2 * acc_stride, acc + 3 * acc_stride};
+  // The tail columns [full, width) are summed in a padded copy of their sums.
+  alignas(64) double t[4][kLanes64] = {};
+  double* const at[4] = {t[0], t[1], t[2], t[3]};
+  if (full < width)
+    for (int q = 0; q < 4; ++q)
+      if (q % 2 == 0 || Stats) std::memcpy(t[q], a[q] + full, (width - full) * sizeof(double));
+
+  // What to prefetch while on row r: the same columns kPrefetchRows rows on, or past
+  // the last row the first rows of the next tile (read in place: g for the pathwise
+  // estimator, eps when given).
+  auto ahead = [&](const T* base, std::size_t r, std::size_t& n) -> const T* {
+    if (base == nullptr) return nullptr;
+    const std::size_t rt = r + kPrefetchRows;
+    if (rt < r1) {
+      n = width;
+      return base + rt * batch + c0;
+    }
+    const std::size_t rn = r0 + (rt - r1);
+    if (rn >= r1 || c1 >= batch) return nullptr;
+    n = std::min(width, batch - c1);
+    return base + rn * batch + c1;
+  };
+  const T* const pf_e_base = eps_in;
+  const T* const pf_x_base = Score ? nullptr : g;
 
   for (std::size_t rc = r0; rc < r1; rc += chunk) {
     const std::size_t nr = std::min(chunk, r1 - rc);
     const std::size_t i0 = rc * batch + c0;
-    // eps rows: read in place, or generated (the whole chunk in one call when its rows
-    // are adjacent in the stream and on one side of the antithetic mirror)
+    // eps rows generated (the whole chunk in one call when its rows are adjacent in the
+    // stream and on one side of the antithetic mirror)
     const bool one_side = mirror == 0 || i0 + nr * batch <= mirror || i0 >= mirror;
-    if (eps_in != nullptr) {
-      for (std::size_t k = 0; k < nr; ++k) {
-        erow[k] = eps_in + i0 + k * batch;
-        negated[k] = 0;
-      }
-    } else if (contiguous && one_side) {
-      const bool neg = mirror > 0 && i0 >= mirror;
-      fill_normal_any(sk, start + i0 - (neg ? mirror : 0), nr * width, ebuf.data());
-      for (std::size_t k = 0; k < nr; ++k) {
-        erow[k] = ebuf.data() + k * width;
-        negated[k] = neg;
-      }
-    } else {
-      for (std::size_t k = 0; k < nr; ++k) {
-        const std::size_t i = i0 + k * batch;
-        const bool neg = mirror > 0 && i >= mirror;
-        fill_normal_any(sk, start + i - (neg ? mirror : 0), width, ebuf.data() + k * width);
-        erow[k] = ebuf.data() + k * width;
-        negated[k] = neg;
+    bool chunk_neg = false;
+    if (eps_in == nullptr) {
+      if (contiguous && one_side) {
+        chunk_neg = mirror > 0 && i0 >= mirror;
+        fill_normal_any(sk, start + i0 - (chunk_neg ? mirror : 0), nr * width, ebuf.data());
+      } else {
+        for (std::size_t k = 0; k < nr; ++k) {
+          const std::size_t i = i0 + k * batch;
+          const bool neg = mirror > 0 && i >= mirror;
+          fill_normal_any(sk, start + i - (neg ? mirror : 0), width, ebuf.data() + k * width);
+        }
       }
     }
     for (std::size_t k = 0; k < nr; ++k) {
+      const std::size_t r = rc + k, i = i0 + k * batch;
+      const T* e = eps_in != nullptr ? eps_in + i : ebuf.data() + k * width;
+      const bool neg = eps_in == nullptr && (contiguous && one_side ? chunk_neg : mirror > 0 && i >= mirror);
+      const T* x = g + i;
       if constexpr (Score) {
-        const T* w = g + (rc + k) * wcols;
-        T* xr = xbuf.data() + k * width;
-        for (std::size_t q = 0; q < width; ++q) xr[q] = w[(c0 + q) / inner];
-        xrow[k] = xr;
-      } else {
-        xrow[k] = g + i0 + k * batch;
+        const T* w = g + r * wcols;
+        for (std::size_t q = 0; q < width; ++q) xbuf[q] = w[(c0 + q) / inner];
+        x = xbuf.data();
+      }
+      std::size_t ne = 0, nx = 0;
+      const T* pe = ahead(pf_e_base, r, ne);
+      const T* px = ahead(pf_x_base, r, nx);
+      accumulate_row<Score, Stats, T>(e, x, neg, full, a, pe, px, std::min(pe ? ne : width, px ? nx : width));
+      if (full < width) {  // the last few columns, through zero-padded copies
+        std::memcpy(et.data(), e + full, (width - full) * sizeof(T));
+        std::memcpy(xt.data(), x + full, (width - full) * sizeof(T));
+        accumulate_row<Score, Stats, T>(et.data(), xt.data(), neg, kLanes64, at, nullptr, nullptr, 0);
       }
     }
-    // Four vectors of columns at a time, then one, accumulated in registers.
-    auto columns = [&](auto vectors, std::size_t c) {
-      constexpr int V = decltype(vectors)::value;
-      F64 s[V][4];
-      for (int v = 0; v < V; ++v) {
-        const std::size_t cv = c + v * kLanes64;
-        s[v][0] = load(a[0] + cv);
-        s[v][1] = Stats ? load(a[1] + cv) : zero;
-        s[v][2] = load(a[2] + cv);
-        s[v][3] = Stats ? load(a[3] + cv) : zero;
-      }
-      accumulate<Score, Stats, V>(nr, erow.data(), xrow.data(), negated.data(), c, s);
-      for (int v = 0; v < V; ++v) {
-        const std::size_t cv = c + v * kLanes64;
-        store_sum(a[0] + cv, s[v][0]);
-        store_sum(a[2] + cv, s[v][2]);
-        if constexpr (Stats) {
-          store_sum(a[1] + cv, s[v][1]);
-          store_sum(a[3] + cv, s[v][3]);
-        }
-      }
-    };
-    std::size_t c = 0;
-    for (; c + 4 * kLanes64 <= full; c += 4 * kLanes64) columns(std::integral_constant<int, 4>(), c);
-    for (; c < full; c += kLanes64) columns(std::integral_constant<int, 1>(), c);
-    if (full < width) {  // the last few columns, through zero-padded copies
-      const std::size_t rest = width - full;
-      Scratch<T> et(nr * kLanes64, T(0)), xt(nr * kLanes64, T(0));
-      Scratch<const T*> ep(nr, nullptr), xp(nr, nullptr);
-      for (std::size_t k = 0; k < nr; ++k) {
-        std::memcpy(&et[k * kLanes64], erow[k] + full, rest * sizeof(T));
-        std::memcpy(&xt[k * kLanes64], xrow[k] + full, rest * sizeof(T));
-        ep[k] = &et[k * kLanes64];
-        xp[k] = &xt[k * kLanes64];
-      }
-      alignas(64) double t[4][kLanes64] = {};
-      for (int q = 0; q < 4; ++q)
-        if (q % 2 == 0 || Stats) std::memcpy(t[q], a[q] + full, rest * sizeof(double));
-      F64 s[1][4] = {{load(t[0]), load(t[1]), load(t[2]), load(t[3])}};
-      accumulate<Score, Stats, 1>(nr, ep.data(), xp.data(), negated.data(), 0, s);
-      for (int q = 0; q < 4; ++q) {
-        store_sum(t[q], s[0][q]);
-        if (q % 2 == 0 || Stats) std::memcpy(a[q] + full, t[q], rest * sizeof(double));
-      }
+  }
+  // canonical NaNs, once at the end (NaN stays NaN through later additions)
+  auto canonical = [&](double* p, std::size_t n) {
+    for (std::size_t c = 0; c < n; c += kLanes64) store(p + c, canonical_nan(load(p + c)));
+  };
+  for (int q = 0; q < 4; ++q) {
+    if (q % 2 == 1 && !Stats) continue;
+    canonical(a[q], full);
+    if (full < width) {
+      canonical(t[q], kLanes64);
+      std::memcpy(a[q] + full, t[q], (width - full) * sizeof(double));
     }
   }
 }
@@ -173,4 +182,102 @@ void reduce_f64(int mode, const StreamKey& sk, std::uint64_t start, std::size_t 
                 const double* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
                 std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
   reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
+}
+
+// dsigma/dparam of each parameterization in float64, from the parameter itself; the
+// same sigma the affine kernels use.
+template <int Kind>
+inline F64 dsigma_dparam(F64 p) {
+  if constexpr (Kind == kScale) return set1_f64(1.0);
+  if constexpr (Kind == kVar) return div(set1_f64(0.5), sigma_from<kVar>(p));
+  if constexpr (Kind == kLogvar) return mul(set1_f64(0.5), sigma_from<kLogvar>(p));
+  if constexpr (Kind == kLogstd) return sigma_from<kLogstd>(p);
+  if constexpr (Kind == kSoftplus)  // the logistic function 1 / (1 + exp(-p))
+    return div(set1_f64(1.0), add(set1_f64(1.0), exp_f64(sub(set1_f64(0.0), p))));
+}
+
+// Applies f(j, in_pad, out_pad) to whole vectors j = 0, kLanes64, ... of n values and
+// to the last partial vector through zero-padded copies (tail = true).
+template <class F>
+inline void over_vectors(std::size_t n, F f) {
+  std::size_t j = 0;
+  for (; j + kLanes64 <= n; j += kLanes64) f(j, false);
+  if (j < n) f(j, true);
+}
+
+template <int Kind, class T>
+void dsigma_kind(const T* param, std::size_t n, double* out) {
+  over_vectors(n, [&](std::size_t j, bool tail) {
+    alignas(64) T pt[kLanes64] = {};
+    alignas(64) double ot[kLanes64];
+    if (tail) std::memcpy(pt, param + j, (n - j) * sizeof(T));
+    const F64 d = canonical_nan(dsigma_dparam<Kind>(load_as_f64(tail ? pt : param + j)));
+    if (!tail) return store(out + j, d);
+    store(ot, d);
+    std::memcpy(out + j, ot, (n - j) * sizeof(double));
+  });
+}
+
+// The pathwise gradient from the column sums sx = sum g and sy = sum g * eps:
+// d_loc = sx * scale and d_param = sy * (dsigma/dparam * scale), each rounded once to T
+// (the same operations as the Python layer's chain rule on dsigma_values).
+template <int Kind, class T>
+void pathwise_finish_kind(const double* sx, const double* sy, const T* param, double scale, std::size_t n, T* d_loc,
+                          T* d_param) {
+  const F64 sc = set1_f64(scale);
+  over_vectors(n, [&](std::size_t j, bool tail) {
+    alignas(64) T pt[kLanes64] = {}, lt[kLanes64], dt[kLanes64];
+    alignas(64) double xt[kLanes64] = {}, yt[kLanes64] = {};
+    if (tail) {
+      std::memcpy(pt, param + j, (n - j) * sizeof(T));
+      std::memcpy(xt, sx + j, (n - j) * sizeof(double));
+      std::memcpy(yt, sy + j, (n - j) * sizeof(double));
+    }
+    const F64 chain = dsigma_dparam<Kind>(load_as_f64(tail ? pt : param + j));
+    const F64 gl = mul(load(tail ? xt : sx + j), sc);
+    const F64 gp = mul(load(tail ? yt : sy + j), mul(chain, sc));
+    if (!tail) {
+      store_from_f64(d_loc + j, gl);
+      store_from_f64(d_param + j, gp);
+      return;
+    }
+    store_from_f64(lt, gl);
+    store_from_f64(dt, gp);
+    std::memcpy(d_loc + j, lt, (n - j) * sizeof(T));
+    std::memcpy(d_param + j, dt, (n - j) * sizeof(T));
+  });
+}
+
+template <class T>
+void dsigma_any(const T* param, int kind, std::size_t n, double* out) {
+  switch (kind) {
+    case kScale: return dsigma_kind<kScale>(param, n, out);
+    case kVar: return dsigma_kind<kVar>(param, n, out);
+    case kLogvar: return dsigma_kind<kLogvar>(param, n, out);
+    case kLogstd: return dsigma_kind<kLogstd>(param, n, out);
+    default: return dsigma_kind<kSoftplus>(param, n, out);
+  }
+}
+
+template <class T>
+void pathwise_finish_any(const double* sx, const double* sy, const T* param, int kind, double scale, std::size_t n,
+                         T* d_loc, T* d_param) {
+  switch (kind) {
+    case kScale: return pathwise_finish_kind<kScale>(sx, sy, param, scale, n, d_loc, d_param);
+    case kVar: return pathwise_finish_kind<kVar>(sx, sy, param, scale, n, d_loc, d_param);
+    case kLogvar: return pathwise_finish_kind<kLogvar>(sx, sy, param, scale, n, d_loc, d_param);
+    case kLogstd: return pathwise_finish_kind<kLogstd>(sx, sy, param, scale, n, d_loc, d_param);
+    default: return pathwise_finish_kind<kSoftplus>(sx, sy, param, scale, n, d_loc, d_param);
+  }
+}
+
+void dsigma_f32(const float* param, int kind, std::size_t n, double* out) { dsigma_any(param, kind, n, out); }
+void dsigma_f64(const double* param, int kind, std::size_t n, double* out) { dsigma_any(param, kind, n, out); }
+void pathwise_finish_f32(const double* sx, const double* sy, const float* param, int kind, double scale,
+                         std::size_t n, float* d_loc, float* d_param) {
+  pathwise_finish_any(sx, sy, param, kind, scale, n, d_loc, d_param);
+}
+void pathwise_finish_f64(const double* sx, const double* sy, const double* param, int kind, double scale,
+                         std::size_t n, double* d_loc, double* d_param) {
+  pathwise_finish_any(sx, sy, param, kind, scale, n, d_loc, d_param);
 }

@@ -47,6 +47,15 @@ struct KernelTable {
                      const double* eps_in, const double* g, std::size_t wcols, std::size_t inner,
                      std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
                      double* acc, std::size_t acc_stride);
+  // dsigma/dparam(param) in float64, elementwise (kind as above).
+  void (*dsigma_f32)(const float* param, int kind, std::size_t n, double* out);
+  void (*dsigma_f64)(const double* param, int kind, std::size_t n, double* out);
+  // The pathwise gradient from column sums sx (of g) and sy (of g * eps):
+  // d_loc = sx * scale, d_param = sy * (dsigma/dparam(param) * scale), rounded to T.
+  void (*pathwise_finish_f32)(const double* sx, const double* sy, const float* param, int kind, double scale,
+                              std::size_t n, float* d_loc, float* d_param);
+  void (*pathwise_finish_f64)(const double* sx, const double* sy, const double* param, int kind, double scale,
+                              std::size_t n, double* d_loc, double* d_param);
 };
 
 // One table per compiled target; nullptr for targets this build does not have.

@@ -10,6 +10,10 @@
 #include <new>
 #include <type_traits>
 
+#if defined(_MSC_VER) && !defined(__clang__) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>  // _mm_prefetch (gradient_kernels.hpp) on every x86 target
+#endif
+
 #include "kernel_table.hpp"
 #include "philox4x32.hpp"
 #include "transform_constants.hpp"
@@ -172,9 +176,10 @@ class Scratch {
 #include "affine_kernels.hpp"
 #include "gradient_kernels.hpp"
 
-const KernelTable kTable = {kTargetName,      fill_raw,          fill_normal_f32, fill_uniform_f32,
-                            fill_normal_f64,  fill_uniform_f64,  affine_normal_f32, affine_normal_f64,
-                            sigma_f32,        sigma_f64,         reduce_f32,      reduce_f64};
+const KernelTable kTable = {kTargetName,         fill_raw,           fill_normal_f32,    fill_uniform_f32,
+                            fill_normal_f64,     fill_uniform_f64,   affine_normal_f32,  affine_normal_f64,
+                            sigma_f32,           sigma_f64,          reduce_f32,         reduce_f64,
+                            dsigma_f32,          dsigma_f64,         pathwise_finish_f32, pathwise_finish_f64};
 
 }  // namespace
 }  // namespace REPARAM_NS

@@ -320,6 +320,48 @@ def test_noise_handle_at_any_stream_position(counter: int, skip: int) -> None:
         assert_same(a[1], b[1])
 
 
+# Without stats and with loc and param of the batch shape, pathwise_grad takes the fused
+# kernel (sums per column tile and the chain rule in one pass); with stats it adds up all
+# columns first and applies the same chain rule in NumPy. The gradients must be the same bits.
+@pytest.mark.parametrize("antithetic", [False, True], ids=["plain", "antithetic"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("name", PARAMS)
+@pytest.mark.parametrize("case", [((5,), (1030,)), ((4100,), (3,)), ((2, 3), (4, 7))],
+                         ids=["S5xB1030", "S4100xB3", "S2x3xB4x7"])
+def test_fused_pathwise_equals_two_step(case: tuple[tuple[int, ...], tuple[int, ...]], name: str, dtype: Any,
+                                        antithetic: bool) -> None:
+    sample, batch = case
+    if antithetic and sample[0] % 2:
+        sample = (sample[0] + 1, *sample[1:])
+    r = np.random.default_rng(SEED + 11)
+    p = PARAM_VALUES[name][r.integers(0, 4, batch)]
+    q = Normal(r.standard_normal(batch).astype(dtype), **{name: p.astype(dtype)})
+    z, noise = q.rsample(sample, rng=SEED + 12, antithetic=antithetic, return_noise=True)
+    g = (np.sin(z) + 0.5).astype(dtype)
+    for src in (noise, np.asarray(noise)):
+        for reduce in ("mean", "sum"):
+            fused = q.pathwise_grad(g, src, reduce=reduce)
+            two_step, _ = q.pathwise_grad(g, src, reduce=reduce, return_stats=True)
+            assert_same(fused, two_step)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("name", PARAMS)
+def test_dsigma_dparam_of_the_core(name: str, dtype: Any) -> None:
+    """The chain-rule factor the kernels use, against NumPy's float64 formulas (about 1 ulp)."""
+    kind = Normal(0.0, **{name: 1.0})._kind
+    r = np.random.default_rng(SEED + 13)
+    p = np.concatenate([r.uniform(0.01, 5.0, 500) if name in ("scale", "var") else r.uniform(-30, 30, 500),
+                        PARAM_VALUES[name]]).astype(dtype)
+    out = np.empty(p.shape, np.float64)
+    _core.dsigma(p, kind, out)
+    np.testing.assert_allclose(out, dsigma_np(name, p), rtol=4e-16 * 4, atol=0)
+    nan = np.array([np.nan, np.nan], dtype)
+    out2 = np.empty(2)
+    _core.dsigma(nan, kind, out2)
+    assert (np.isnan(out2) if name != "scale" else out2 == 1.0).all()
+
+
 # Shapes: (8, 9000) has 72000 elements in 9 column tiles (>= 8: one row block); (200000, 3)
 # has a single column tile, so its rows are split into 4096-row blocks added in block order.
 DET_CASES = [((8,), (9000,)), ((200000,), (3,))]
@@ -338,8 +380,10 @@ def det_results(sample: tuple[int, ...], batch: tuple[int, ...], dtype: Any) -> 
         out.append(q.pathwise_grad(g, src, reduce="sum", return_stats=True))
         out.append(q.score_grad(f, src, baseline="loo", return_stats=True))
         out.append(q.score_grad(z, src, baseline=None, reduce="sum", return_stats=True))
+        out.append((q.pathwise_grad(g, src), {}))  # the fused pathwise kernel (no stats)
     _, anti = q.rsample(sample, rng=SEED + 7, antithetic=True, return_noise=True)
     out.append(q.pathwise_grad(g, anti, return_stats=True))
+    out.append((q.pathwise_grad(g, anti, reduce="sum"), {}))
     out.append(q.score_grad(f, anti, baseline="mean", return_stats=True))
     return out
 

@@ -33,68 +33,158 @@ const T* input(const py::array& a, const char* what, std::size_t size) {
   return reinterpret_cast<const T*>(py::detail::array_proxy(a.ptr())->data);
 }
 
+// Where eps comes from: a stream position (regenerated) or an array read in place.
 template <class T>
-py::array_t<double> reduce(int score, bool stats, const py::object& noise, const py::array& g, std::size_t rows,
-                           std::size_t batch, std::size_t wcols, std::size_t inner) {
-  const T* gp = input<T>(g, score ? "f_values" : "grad_z", score ? rows * wcols : rows * batch);
+struct NoiseSource {
   StreamKey sk{};
   std::uint64_t start = 0;
   std::size_t mirror = 0;
   const T* eps_in = nullptr;
-  py::array eps_arr;
+  py::array eps_arr;  // keeps eps_in alive
+};
+
+template <class T>
+NoiseSource<T> noise_source(const py::object& noise, std::size_t size) {
+  NoiseSource<T> src;
   if (py::isinstance<py::tuple>(noise)) {
     const auto t = noise.cast<py::tuple>();
     const auto key = t[0].cast<std::uint64_t>();
     const auto lo = t[1].cast<std::uint64_t>(), hi = t[2].cast<std::uint64_t>();
-    sk = StreamKey{{std::uint32_t(key), std::uint32_t(key >> 32)},
-                   Counter128{{std::uint32_t(lo), std::uint32_t(lo >> 32), std::uint32_t(hi), std::uint32_t(hi >> 32)}}};
-    start = t[3].cast<std::uint64_t>();
-    mirror = t[4].cast<std::size_t>();
+    src.sk = StreamKey{{std::uint32_t(key), std::uint32_t(key >> 32)},
+                       Counter128{{std::uint32_t(lo), std::uint32_t(lo >> 32), std::uint32_t(hi), std::uint32_t(hi >> 32)}}};
+    src.start = t[3].cast<std::uint64_t>();
+    src.mirror = t[4].cast<std::size_t>();
   } else {
-    eps_arr = noise.cast<py::array>();
-    eps_in = input<T>(eps_arr, "noise", rows * batch);
+    src.eps_arr = noise.cast<py::array>();
+    src.eps_in = input<T>(src.eps_arr, "noise", size);
   }
-  const std::size_t nsums = stats ? 4 : 2;  // x and y sums; their squares with stats
+  return src;
+}
+
+template <class T>
+void call_reduce(const KernelTable& k, int mode, const NoiseSource<T>& src, const T* g, std::size_t wcols,
+                 std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
+                 double* acc, std::size_t stride) {
+  if constexpr (sizeof(T) == 8)
+    k.reduce_f64(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride);
+  else
+    k.reduce_f32(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride);
+}
+
+// Rows per task: all of them when there are enough column tiles to share out, else
+// blocks of kRowBlock whose partial sums are added in block order. Depends on the
+// shape only, so results are the same for every thread count.
+std::size_t row_block(std::size_t rows, std::size_t batch) {
+  const std::size_t col_tiles = (batch + kColTile - 1) / kColTile;
+  return col_tiles >= 8 ? rows : std::min(rows, kRowBlock);
+}
+
+// Column sums (4, batch) into res (zeroed) with the GIL released by the caller.
+template <class T>
+void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t rows, std::size_t batch,
+                 std::size_t wcols, std::size_t inner, double* res) {
+  const KernelTable& k = active_kernels();
+  const std::size_t nsums = (mode & 2) ? 4 : 2;  // x and y sums; their squares with stats
+  const std::size_t col_tiles = (batch + kColTile - 1) / kColTile;
+  const std::size_t rblock = row_block(rows, batch);
+  const std::size_t row_blocks = (rows + rblock - 1) / rblock;
+  std::vector<double> partial(row_blocks > 1 ? row_blocks * 4 * batch : 0, 0.0);
+  auto task = [&](std::size_t t) {
+    const std::size_t rb = t / col_tiles, ct = t % col_tiles;
+    const std::size_t r0 = rb * rblock, r1 = std::min(rows, r0 + rblock);
+    const std::size_t c0 = ct * kColTile, c1 = std::min(batch, c0 + kColTile);
+    double* dst = (row_blocks > 1 ? partial.data() + rb * 4 * batch : res) + c0;
+    call_reduce(k, mode, src, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch);
+  };
+  const std::size_t tasks = row_blocks * col_tiles;
+  if (rows * batch < kParallelThreshold) {
+    for (std::size_t t = 0; t < tasks; ++t) task(t);
+  } else {
+    parallel_for(tasks, task);
+  }
+  for (std::size_t rb = 0; rb < (row_blocks > 1 ? row_blocks : 0); ++rb)  // in block order
+    for (std::size_t q = 0; q < nsums; ++q) {
+      const std::size_t row = nsums == 4 ? q : 2 * q;
+      for (std::size_t c = 0; c < batch; ++c) {
+        const double v = res[row * batch + c] + partial[(rb * 4 + row) * batch + c];
+        // one NaN for every machine (inf - inf has a different sign on x86 and ARM)
+        res[row * batch + c] = std::isnan(v) ? std::numeric_limits<double>::quiet_NaN() : v;
+      }
+    }
+}
+
+template <class T>
+py::array_t<double> reduce(int score, bool stats, const py::object& noise, const py::array& g, std::size_t rows,
+                           std::size_t batch, std::size_t wcols, std::size_t inner) {
+  const T* gp = input<T>(g, score ? "f_values" : "grad_z", score ? rows * wcols : rows * batch);
+  const NoiseSource<T> src = noise_source<T>(noise, rows * batch);
   py::array_t<double> result({std::size_t(4), batch});
   double* res = result.mutable_data();
   std::fill(res, res + 4 * batch, 0.0);
   if (rows == 0 || batch == 0) return result;
-
-  const KernelTable& k = active_kernels();
-  const std::size_t col_tiles = (batch + kColTile - 1) / kColTile;
-  const std::size_t rblock = col_tiles >= 8 ? rows : kRowBlock;
-  const std::size_t row_blocks = (rows + rblock - 1) / rblock;
-  std::vector<double> partial(row_blocks > 1 ? row_blocks * 4 * batch : 0, 0.0);
-  {
-    py::gil_scoped_release nogil;  // the kernels read g/eps and write their own tiles only
-    auto task = [&](std::size_t t) {
-      const std::size_t rb = t / col_tiles, ct = t % col_tiles;
-      const std::size_t r0 = rb * rblock, r1 = std::min(rows, r0 + rblock);
-      const std::size_t c0 = ct * kColTile, c1 = std::min(batch, c0 + kColTile);
-      double* dst = (row_blocks > 1 ? partial.data() + rb * 4 * batch : res) + c0;
-      const int mode = score | (stats ? 2 : 0);
-      if constexpr (sizeof(T) == 8)
-        k.reduce_f64(mode, sk, start, mirror, eps_in, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch);
-      else
-        k.reduce_f32(mode, sk, start, mirror, eps_in, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch);
-    };
-    const std::size_t tasks = row_blocks * col_tiles;
-    if (rows * batch < kParallelThreshold) {
-      for (std::size_t t = 0; t < tasks; ++t) task(t);
-    } else {
-      parallel_for(tasks, task);
-    }
-    for (std::size_t rb = 0; rb < (row_blocks > 1 ? row_blocks : 0); ++rb)  // in block order
-      for (std::size_t q = 0; q < nsums; ++q) {
-        const std::size_t row = stats ? q : 2 * q;
-        for (std::size_t c = 0; c < batch; ++c) {
-          const double v = res[row * batch + c] + partial[(rb * 4 + row) * batch + c];
-          // one NaN for every machine (inf - inf has a different sign on x86 and ARM)
-          res[row * batch + c] = std::isnan(v) ? std::numeric_limits<double>::quiet_NaN() : v;
-        }
-      }
-  }
+  py::gil_scoped_release nogil;  // the kernels read g/eps and write their own tiles only
+  reduce_sums(score | (stats ? 2 : 0), src, gp, rows, batch, wcols, inner, res);
   return result;
+}
+
+template <class T>
+T* output(const py::array& a, const char* what, std::size_t size) {
+  const T* p = input<T>(a, what, size);
+  if (!(py::detail::array_proxy(a.ptr())->flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))
+    throw py::value_error(std::string(what) + " must be writeable");
+  return const_cast<T*>(p);
+}
+
+// The pathwise gradient written straight to d_loc and d_param (T, batch elements):
+// column sums per tile on the stack of the task, then the chain rule of the tile, so
+// nothing of size (4, batch) in float64 is allocated when one task holds all rows.
+template <class T>
+void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch,
+              const py::array& param, int kind, double scale, const py::array& d_loc, const py::array& d_param) {
+  const T* gp = input<T>(g, "grad_z", rows * batch);
+  const T* pp = input<T>(param, "param", batch);
+  T* lp = output<T>(d_loc, "d_loc", batch);
+  T* dp = output<T>(d_param, "d_param", batch);
+  if (rows == 0) throw py::value_error("pathwise needs at least one sample row");
+  const NoiseSource<T> src = noise_source<T>(noise, rows * batch);
+  const KernelTable& k = active_kernels();
+  py::gil_scoped_release nogil;
+  auto finish = [&](const double* sx, const double* sy, std::size_t c0, std::size_t n) {
+    if constexpr (sizeof(T) == 8)
+      k.pathwise_finish_f64(sx, sy, pp + c0, kind, scale, n, lp + c0, dp + c0);
+    else
+      k.pathwise_finish_f32(sx, sy, pp + c0, kind, scale, n, lp + c0, dp + c0);
+  };
+  const std::size_t col_tiles = (batch + kColTile - 1) / kColTile;
+  if (row_block(rows, batch) < rows) {  // partial sums by row block, then the chain rule
+    std::vector<double> res(4 * batch, 0.0);
+    reduce_sums(0, src, gp, rows, batch, 1, 1, res.data());
+    finish(res.data(), res.data() + 2 * batch, 0, batch);
+    return;
+  }
+  auto task = [&](std::size_t ct) {
+    const std::size_t c0 = ct * kColTile, c1 = std::min(batch, c0 + kColTile);
+    alignas(64) double acc[4 * kColTile];  // rows 0 and 2 used: sum g, sum g * eps
+    std::fill(acc, acc + kColTile, 0.0);
+    std::fill(acc + 2 * kColTile, acc + 3 * kColTile, 0.0);
+    call_reduce(k, 0, src, gp, 1, 1, batch, 0, rows, c0, c1, acc, kColTile);
+    finish(acc, acc + 2 * kColTile, c0, c1 - c0);
+  };
+  if (rows * batch < kParallelThreshold) {
+    for (std::size_t t = 0; t < col_tiles; ++t) task(t);
+  } else {
+    parallel_for(col_tiles, task);
+  }
+}
+
+template <class T>
+void dsigma(const py::array& param, int kind, const py::array& out) {
+  const std::size_t n = std::size_t(param.size());
+  const T* pp = input<T>(param, "param", n);
+  double* op = output<double>(out, "out", n);
+  const KernelTable& k = active_kernels();
+  py::gil_scoped_release nogil;
+  if constexpr (sizeof(T) == 8) k.dsigma_f64(pp, kind, n, op); else k.dsigma_f32(pp, kind, n, op);
 }
 
 }  // namespace
@@ -113,6 +203,25 @@ void register_gradients(py::module_& m) {
         py::arg("inner"),
         "Sums (4, batch) in float64: x, x^2, y, y^2 (the squares only with stats, else 0) with pathwise x = g, y = g*eps or score "
         "x = w*eps, y = w*(eps^2 - 1). noise: (key, ctr_lo, ctr_hi, start, mirror) or an eps array.");
+  m.def("pathwise_grad",
+        [](const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch, const py::array& param,
+           int kind, double scale, const py::array& d_loc, const py::array& d_param) {
+          if (kind < 0 || kind > 4) throw py::value_error("kind must be 0..4, got " + std::to_string(kind));
+          if (has_dtype<float>(g)) return pathwise<float>(noise, g, rows, batch, param, kind, scale, d_loc, d_param);
+          return pathwise<double>(noise, g, rows, batch, param, kind, scale, d_loc, d_param);
+        },
+        py::arg("noise"), py::arg("g"), py::arg("rows"), py::arg("batch"), py::arg("param"), py::arg("kind"),
+        py::arg("scale"), py::arg("d_loc"), py::arg("d_param"),
+        "The pathwise gradient in one pass: d_loc = scale * sum_rows g, d_param = sum_rows(g * eps) * "
+        "(dsigma/dparam * scale), written to d_loc and d_param (dtype of g, batch elements each).");
+  m.def("dsigma",
+        [](const py::array& param, int kind, const py::array& out) {
+          if (kind < 0 || kind > 4) throw py::value_error("kind must be 0..4, got " + std::to_string(kind));
+          if (has_dtype<float>(param)) return dsigma<float>(param, kind, out);
+          return dsigma<double>(param, kind, out);
+        },
+        py::arg("param"), py::arg("kind"), py::arg("out"),
+        "dsigma/dparam(param) in float64 into out (the chain-rule factor of each parameterization).");
 }
 
 }  // namespace reparam::bindings

@@ -81,3 +81,15 @@ def reduce_estimator(
     wcols: int,
     inner: int,
 ) -> npt.NDArray[np.float64]: ...
+def pathwise_grad(
+    noise: tuple[int, int, int, int, int] | npt.NDArray[Any],
+    g: npt.NDArray[Any],
+    rows: int,
+    batch: int,
+    param: npt.NDArray[Any],
+    kind: int,
+    scale: float,
+    d_loc: npt.NDArray[Any],
+    d_param: npt.NDArray[Any],
+) -> None: ...
+def dsigma(param: npt.NDArray[Any], kind: int, out: npt.NDArray[np.float64]) -> None: ...

@@ -76,32 +76,28 @@ def _sample_shape(q: Normal, shape: tuple[int, ...], what: str) -> tuple[int, ..
     return shape[: len(shape) - nb]
 
 
-def _dsigma_dparam(name: str, sigma: Array, param: Array) -> Array:
-    """dsigma/dparam for the parameterization `name` (param needed for softplus only)."""
-    with np.errstate(all="ignore"):
-        if name == "scale":
-            return np.ones_like(sigma)
-        if name == "var":
-            return 0.5 / sigma
-        if name == "logvar":
-            return 0.5 * sigma
-        if name == "logstd":
-            return sigma
-        return 1.0 / (1.0 + np.exp(-param))
+def _dsigma(kind: int, param: Array) -> Array:
+    """dsigma/dparam in float64 for the parameterization `kind`, computed by the core."""
+    p = np.require(param, requirements=("C", "A"))
+    if p.dtype != np.float32:
+        p = np.require(p, np.float64, ("C", "A"))
+    out = np.empty(p.shape, np.float64)
+    _core.dsigma(p, kind, out)
+    return out
 
 
-def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array, sigma: Array | None,
+def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array,
             variances: Callable[[], tuple[Array, Array]] | None) -> Any:
-    """Chain rule, reduction scale and the shapes of the arguments; optional variances."""
+    """Chain rule, reduction scale and the shapes of the arguments; optional variances.
+
+    The arithmetic is that of the core's fused pathwise kernel (``_core.pathwise_grad``):
+    ``d_loc * scale`` and ``d_sigma * (dsigma/dparam * scale)`` in float64, rounded once.
+    """
     from ._normal import _sum_to
 
     _, par_b = q._batch_arrays()
-    param = par_b.reshape(-1)
-    if sigma is None and q.param_name != "scale" and q.param_name != "softplus":
-        sigma = np.empty(param.shape, q.dtype)
-        _core.sigma(np.require(param, requirements=("C", "A")), q._kind, sigma)
-    chain = _dsigma_dparam(q.param_name, sigma if sigma is not None else param, param)
-    scale = (1.0 / rows if rows else math.nan) if reduce == "mean" else 1.0  # mean of nothing
+    chain = _dsigma(q._kind, par_b.reshape(-1))
+    scale = _scale(rows, reduce)
     bshape = q.batch_shape
     with np.errstate(all="ignore"):
         grads = {
@@ -117,6 +113,11 @@ def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array, sig
             q.param_name: (var_sigma * chain * chain).reshape(bshape).astype(q.dtype),
         }
     return grads, stats
+
+
+def _scale(rows: int, reduce: str) -> float:
+    """The factor of the sums: 1/rows for a mean (NaN for the mean of nothing), else 1."""
+    return (1.0 / rows if rows else math.nan) if reduce == "mean" else 1.0
 
 
 def _kind(q: Normal) -> int:
@@ -149,12 +150,22 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
     src = _noise_source(q, noise, g.shape)
     rows, batch = math.prod(sample), math.prod(q.batch_shape)
     g = np.require(g, q.dtype, ("C", "A"))
+    if (not return_stats and rows and batch and q.loc.shape == q.batch_shape
+            and q.param.shape == q.batch_shape):
+        # one pass: sums per column tile and the chain rule, no (4, batch) float64 array
+        _, par_b = q._batch_arrays()
+        # one block for both results: a pair of large arrays alive together costs the
+        # allocator fresh pages (page faults) on every call, one block is reused
+        both = np.empty((2, *q.batch_shape), q.dtype)
+        d_loc, d_param = both[0], both[1]
+        _core.pathwise_grad(src, g, rows, batch, par_b, q._kind, _scale(rows, reduce), d_loc, d_param)
+        return {"loc": d_loc, q.param_name: d_param}
     sums = _core.reduce_estimator(0, return_stats, src, g, rows, batch, 1, 1)
 
     def variances() -> tuple[Array, Array]:
         return _sample_var(sums[0], sums[1], rows), _sample_var(sums[2], sums[3], rows)
 
-    return _finish(q, rows, reduce, sums[0], sums[2], None, variances if return_stats else None)
+    return _finish(q, rows, reduce, sums[0], sums[2], variances if return_stats else None)
 
 
 def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any = None,
@@ -229,7 +240,7 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
 
     with np.errstate(all="ignore"):
         d_loc, d_sigma = sums[0] * inv, sums[2] * inv
-    return _finish(q, rows, reduce, d_loc, d_sigma, sigma, variances if return_stats else None)
+    return _finish(q, rows, reduce, d_loc, d_sigma, variances if return_stats else None)
 
 
 def estimate_grad(fn: Callable[[Array], Any], q: Normal, n: int, *, method: str = "pathwise",

@@ -38,7 +38,7 @@ from dask.base import tokenize
 
 from . import _core
 from ._generator import Generator, _check_scale, _normal_shape
-from ._gradients import _dsigma_dparam, _sample_var
+from ._gradients import _dsigma, _sample_var
 from ._normal import Noise, _check_nonnegative, _float_array, _NormalDescription, _one_param, _result_dtype
 from ._normal import Normal as _MemNormal
 from ._philox import Philox, _normalize_size
@@ -689,19 +689,14 @@ def _finish_block(sums: Array, param: Array, *, spec: _FinishSpec) -> Array:
     p = _c(param, dt).reshape(-1)
     out = np.full((4, p.size), np.nan)
     with np.errstate(all="ignore"):
-        sigma: Array | None = None
         if spec.score:
             sigma64 = np.empty(p.size, np.float64)
             _core.sigma(_c(p, _F64), spec.kind, sigma64)
-            sigma = sigma64
             inv = 1.0 / sigma64
             d_loc, d_sigma = s[0] * inv, s[2] * inv
         else:
-            if spec.name not in ("scale", "softplus"):
-                sigma = np.empty(p.shape, dt)
-                _core.sigma(p, spec.kind, sigma)
             d_loc, d_sigma = s[0], s[2]
-        chain = _dsigma_dparam(spec.name, sigma if sigma is not None else p, p)
+        chain = _dsigma(spec.kind, p)
         scale = 1.0 / spec.rows if spec.reduce == "mean" else 1.0
         out[0] = d_loc * scale
         out[1] = d_sigma * (chain * scale)
