@@ -4,10 +4,10 @@
 # avx512 kernel objects) and cross-compiled for AArch64 (scalar, neon), runs the
 # second under qemu-user, and diffs the two target-independent dumps. Each run also
 # checks in-process that every target it can execute equals its own scalar target.
-# Kernels: the stream fills (raw, normal, uniform) and the fused affine_normal, sigma
-# and gradient-reduction kernels (NaN and inf inputs included; compared as bytes). When
-# the dumps differ, the first differing affine/reduce cases are rerun with --only and
-# their differing values shown.
+# Kernels: the stream fills (raw, normal, uniform) and the fused affine_normal, sigma,
+# chain-rule (dsigma, pathwise_finish) and gradient-reduction kernels (NaN and inf
+# inputs included; compared as bytes). When the dumps differ, the first differing
+# affine/reduce cases are rerun with --only and their differing values shown.
 #
 # Usage: tools/check_neon.sh [--install] [--quick] [--keep]
 #   --install  apt-get install the cross toolchain and qemu-user if missing (Debian/Ubuntu, root or sudo)

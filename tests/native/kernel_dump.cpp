@@ -354,10 +354,10 @@ std::uint64_t run_kind(std::size_t id, const Case& cs, Kind kind, const std::vec
 }
 
 
-// ------------------------------------------------------------------ affine, sigma, reduce
+// ------------------------------------------------------------ affine, sigma, chain, reduce
 //
 // The kernels that turn noise into samples and sums (affine_normal_f32/f64, sigma_f32/f64,
-// reduce_f32/f64). Inputs are generated here from a fixed seed (splitmix64, so both
+// reduce_f32/f64, and the chain rule: dsigma_f32/f64, pathwise_finish_f32/f64). Inputs are generated here from a fixed seed (splitmix64, so both
 // architectures build the same inputs) and mix ordinary values with the corners of each
 // parameter kind: zeros of both signs, subnormals, values where exp or softplus overflow
 // or underflow, +-inf and NaNs with several payloads and both signs (a signalling one
@@ -516,9 +516,11 @@ void for_tiles(const Tiling& tl, std::size_t rows, std::size_t batch, Fn fn) {
 }
 
 // Per-kernel totals: hash of the scalar checksums in case order, and per target.
-enum NewKind { kAffineF32, kAffineF64, kSigmaF32, kSigmaF64, kReduceF32, kReduceF64, kNumNewKinds };
-const char* const kNewKindName[kNumNewKinds] = {"affine_f32", "affine_f64", "sigma_f32",
-                                                "sigma_f64",  "reduce_f32", "reduce_f64"};
+enum NewKind {
+  kAffineF32, kAffineF64, kSigmaF32, kSigmaF64, kReduceF32, kReduceF64, kChainF32, kChainF64, kNumNewKinds
+};
+const char* const kNewKindName[kNumNewKinds] = {"affine_f32", "affine_f64", "sigma_f32", "sigma_f64",
+                                                "reduce_f32", "reduce_f64", "chain_f32", "chain_f64"};
 struct NewTotals {
   std::size_t cases = 0;
   std::uint64_t values = 0;
@@ -554,6 +556,16 @@ void call_affine(const KernelTable& k, const StreamKey& sk, std::uint64_t start,
                  std::size_t c0, std::size_t c1, std::size_t batch, const double* loc, const double* param, int kind,
                  double* out, std::size_t mirror) {
   k.affine_normal_f64(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror);
+}
+void call_chain(const KernelTable& k, const float* p, int kind, std::size_t n, const double* sx, const double* sy,
+                double scale, double* ds, float* dl, float* dp) {
+  k.dsigma_f32(p, kind, n, ds);
+  k.pathwise_finish_f32(sx, sy, p, kind, scale, n, dl, dp);
+}
+void call_chain(const KernelTable& k, const double* p, int kind, std::size_t n, const double* sx, const double* sy,
+                double scale, double* ds, double* dl, double* dp) {
+  k.dsigma_f64(p, kind, n, ds);
+  k.pathwise_finish_f64(sx, sy, p, kind, scale, n, dl, dp);
 }
 void call_sigma(const KernelTable& k, const float* p, int kind, std::size_t n, float* out) {
   k.sigma_f32(p, kind, n, out);
@@ -751,6 +763,57 @@ void run_sigma(std::size_t id, int kind, const std::vector<Target>& targets, New
     std::printf("%s i=%zu param=%s sigma=%s\n", label, i, hex_of(p[i]).c_str(), hex_of(ref[i]).c_str());
 }
 
+// ---- chain rule: dsigma/dparam (float64) and the fused pathwise finish (sums -> T)
+
+template <class T>
+void run_chain(std::size_t id, int kind, const std::vector<Target>& targets, NewTotals& tot) {
+  char label[32];
+  std::snprintf(label, sizeof label, "c%zu", id);
+  if (!g_only.empty() && g_only != label) return;
+  // the parameter specials and ordinary values, against sums that are specials too
+  const SpecialList ps = param_specials(kind);
+  std::vector<T> p;
+  for (std::size_t i = 0; i < ps.n; ++i) p.push_back(special_value<T>(ps.v[i]));
+  for (std::size_t i = 0; i < 16; ++i) p.push_back(T(ordinary_param(kind, 0xC4A1000000000000ull + id, i)));
+  const std::size_t n = p.size();
+  std::vector<double> sx(n), sy(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    sx[i] = special_value<double>(kLocSpecials[i % (sizeof kLocSpecials / sizeof kLocSpecials[0])]);
+    sy[i] = ordinary_param(0, 0x5C4A000000000000ull + id, i) - 2.0;
+  }
+  const double scale = 1.0 / 7.0;
+  char desc[96];
+  std::snprintf(desc, sizeof desc, "%s chain_%s kind=%s", label, dtype_name<T>(), kParamKindName[kind]);
+  std::vector<double> ref_ds(n);
+  std::vector<T> ref_dl(n), ref_dp(n);
+  call_chain(*targets[0].table, p.data(), kind, n, sx.data(), sy.data(), scale, ref_ds.data(), ref_dl.data(),
+             ref_dp.data());
+  std::uint64_t h = fnv1a(ref_ds.data(), n);
+  h = fnv1a(ref_dl.data(), n, h);
+  h = fnv1a(ref_dp.data(), n, h);
+  // every target: the whole list, and every prefix up to 19 (the tail path)
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    for (std::size_t m = 1; m <= n; m = m < 19 ? m + 1 : (m == n ? n + 1 : n)) {
+      std::vector<double> ds(m);
+      std::vector<T> dl(m), dp(m);
+      call_chain(*targets[t].table, p.data(), kind, m, sx.data(), sy.data(), scale, ds.data(), dl.data(), dp.data());
+      const std::size_t a = first_diff(ds.data(), ref_ds.data(), m), b = first_diff(dl.data(), ref_dl.data(), m),
+                        c = first_diff(dp.data(), ref_dp.data(), m);
+      if (a < m || b < m || c < m)
+        fail("%s: target %s n=%zu differs from scalar (dsigma at %zu, d_loc at %zu, d_param at %zu)", desc,
+             targets[t].name.c_str(), m, a, b, c);
+    }
+    tot.target_hash[t] = fnv1a(&h, 1, tot.target_hash[t]);
+  }
+  ++tot.cases;
+  tot.values += 3 * n;
+  tot.hash = fnv1a(&h, 1, tot.hash);
+  std::printf("%s n=%zu fnv=%016" PRIx64 "\n", desc, n, h);
+  for (std::size_t i = 0; i < n; ++i)
+    std::printf("%s i=%zu param=%s dsigma=%s d_loc=%s d_param=%s\n", label, i, hex_of(p[i]).c_str(),
+                hex_of(ref_ds[i]).c_str(), hex_of(ref_dl[i]).c_str(), hex_of(ref_dp[i]).c_str());
+}
+
 // ---- reduce
 
 struct ReduceCase {
@@ -915,6 +978,13 @@ void run_new_kernels(const std::vector<Target>& targets, std::vector<NewTotals>&
       else run_sigma<float>(id, kind, targets, totals[kSigmaF32]);
     }
 
+  id = 0;
+  for (int f64 = 0; f64 < 2; ++f64)
+    for (int kind = 0; kind < kNumParamKinds; ++kind, ++id) {
+      if (f64) run_chain<double>(id, kind, targets, totals[kChainF64]);
+      else run_chain<float>(id, kind, targets, totals[kChainF32]);
+    }
+
   // batch, wcols, inner: the score function's weights are per (row, column / inner)
   struct Shape {
     std::size_t batch, wcols, inner;
@@ -948,7 +1018,7 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       g_only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--only a<id>|s<id>|r<id>]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--only a<id>|s<id>|c<id>|r<id>]\n", argv[0]);
       return 2;
     }
   }
