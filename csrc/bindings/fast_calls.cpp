@@ -1,5 +1,6 @@
-// Generator's draws without `out` (standard_normal, random, and normal with scalar loc
-// and scale) as plain CPython METH_FASTCALL functions bound to one stream. For small
+// Generator's common draws (standard_normal and random, with or without `out`, and
+// normal with scalar loc and scale) as plain CPython METH_FASTCALL functions bound to
+// one stream. For small
 // draws pybind11's dispatcher (argument loaders, py::arg handling) and py::array_t
 // construction cost more than the values: these skip both, read the common dtype and
 // size spellings directly, and hand everything else back to the Python helpers that
@@ -291,6 +292,47 @@ PyObject* fast_normal(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   return arr;
 }
 
+// standard_normal / random into `out` with size None: `out` an ndarray of the dtype
+// (the process-wide float64 or float32 descriptor, by identity, and a known spelling
+// of it), C or Fortran contiguous, writable and aligned. NotImplemented for anything
+// else: the Python method then checks and raises as it always has.
+PyObject* fill_out(PyObject* self, PyObject* const* args, Py_ssize_t nargs, Kind kind) {
+  auto* b = static_cast<Bound*>(PyCapsule_GetPointer(self, kCapsuleName));
+  if (b == nullptr) return nullptr;
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "fill fast call takes (out, dtype)");
+    return nullptr;
+  }
+  PyObject* out = args[0];
+  const int single = known_single(args[1]);
+  auto& api = py::detail::npy_api::get();
+  if (single < 0 || !api.PyArray_Check_(out)) Py_RETURN_NOTIMPLEMENTED;
+  const auto* arr = py::detail::array_proxy(out);
+  if (arr->descr != (single ? g_known.f32_descr : g_known.f64_descr)) Py_RETURN_NOTIMPLEMENTED;
+  const int flags = arr->flags;
+  const bool contiguous = (flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) ||
+                          (flags & py::detail::npy_api::NPY_ARRAY_F_CONTIGUOUS_);
+  if (!contiguous || !(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_) ||
+      !(flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_)) {
+    Py_RETURN_NOTIMPLEMENTED;
+  }
+  std::size_t n = 1;
+  for (int i = 0; i < arr->nd; ++i) n *= std::size_t(arr->dimensions[i]);
+  const bool ok = single ? fill_values(*b, static_cast<float*>(static_cast<void*>(arr->data)), n, kind)
+                         : fill_values(*b, static_cast<double*>(static_cast<void*>(arr->data)), n, kind);
+  if (!ok) return nullptr;
+  Py_INCREF(out);
+  return out;
+}
+
+PyObject* fast_standard_normal_out(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  return fill_out(self, args, nargs, Kind::Normal);
+}
+
+PyObject* fast_random_out(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  return fill_out(self, args, nargs, Kind::Uniform);
+}
+
 PyMethodDef g_defs[] = {
     {"standard_normal", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_standard_normal)),
      METH_FASTCALL, "standard_normal(size, dtype) without out"},
@@ -298,7 +340,12 @@ PyMethodDef g_defs[] = {
      "random(size, dtype) without out"},
     {"normal", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_normal)), METH_FASTCALL,
      "normal(loc, scale, size, dtype) without out, or NotImplemented"},
+    {"standard_normal_out", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_standard_normal_out)),
+     METH_FASTCALL, "standard_normal into out (size None), or NotImplemented"},
+    {"random_out", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_random_out)), METH_FASTCALL,
+     "random into out (size None), or NotImplemented"},
 };
+constexpr std::size_t kNumDefs = sizeof(g_defs) / sizeof(g_defs[0]);
 
 void destroy_bound(PyObject* capsule) {
   delete static_cast<Bound*>(PyCapsule_GetPointer(capsule, kCapsuleName));
@@ -323,8 +370,8 @@ void register_fast_calls(py::module_& m) {
         if (cap == nullptr) throw py::error_already_set();
         bound.release();  // owned by the capsule now
         py::object owner = py::reinterpret_steal<py::object>(cap);
-        py::tuple fns(3);
-        for (std::size_t i = 0; i < 3; ++i) {
+        py::tuple fns(kNumDefs);
+        for (std::size_t i = 0; i < kNumDefs; ++i) {
           PyObject* f = PyCFunction_NewEx(&g_defs[i], owner.ptr(), nullptr);
           if (f == nullptr) throw py::error_already_set();
           PyTuple_SET_ITEM(fns.ptr(), Py_ssize_t(i), f);
@@ -332,10 +379,11 @@ void register_fast_calls(py::module_& m) {
         return fns;
       },
       py::arg("state"), py::arg("is_single"), py::arg("normalize_size"),
-      "(standard_normal(size, dtype), random(size, dtype), normal(loc, scale, size, dtype)) bound to `state`: "
-      "Generator's calls without `out`. normal returns NotImplemented unless loc and scale are finite Python "
-      "scalars, scale >= +0.0, size is None, an int or a tuple of ints, and dtype a known float64/float32 "
-      "spelling.");
+      "(standard_normal(size, dtype), random(size, dtype), normal(loc, scale, size, dtype), "
+      "standard_normal_out(out, dtype), random_out(out, dtype)) bound to `state`: Generator's common calls. "
+      "normal returns NotImplemented unless loc and scale are finite Python scalars, scale >= +0.0, size is "
+      "None, an int or a tuple of ints, and dtype a known float64/float32 spelling; the _out calls unless out "
+      "is a contiguous, writable, aligned array of that dtype.");
 }
 
 }  // namespace reparam::bindings

@@ -40,7 +40,13 @@ def bind_fast_calls(
     state: PhiloxState,
     is_single: Callable[[Any, str], bool],
     normalize_size: Callable[[Any], tuple[int, ...]],
-) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any], Callable[[Any, Any, Any, Any], Any]]: ...
+) -> tuple[
+    Callable[[Any, Any], Any],
+    Callable[[Any, Any], Any],
+    Callable[[Any, Any, Any, Any], Any],
+    Callable[[Any, Any], Any],
+    Callable[[Any, Any], Any],
+]: ...
 def normal_scalar(state: PhiloxState, single: bool = False) -> float: ...
 def normal_new(
     state: PhiloxState, shape: tuple[int, ...], single: bool

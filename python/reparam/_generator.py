@@ -168,15 +168,17 @@ class Generator:
             )
         self._bit_generator = bit_generator
         self._state = bit_generator._state
-        # The calls without `out`, compiled and bound to the state (small draws are
-        # dominated by call overhead); they defer to _is_single and _normalize_size for
-        # every dtype and size spelling they do not read themselves.
+        # The common calls, compiled and bound to the state (small draws are dominated
+        # by call overhead). They defer to _is_single and _normalize_size for every
+        # dtype and size spelling they do not read themselves; normal and the _out calls
+        # return NotImplemented for the cases left to the general path below.
         self._standard_normal: Callable[[Any, Any], Any]
         self._random: Callable[[Any, Any], Any]
         self._normal: Callable[[Any, Any, Any, Any], Any]
-        self._standard_normal, self._random, self._normal = _core.bind_fast_calls(
-            self._state, _is_single, _normalize_size
-        )
+        self._standard_normal_out: Callable[[Any, Any], Any]
+        self._random_out: Callable[[Any, Any], Any]
+        (self._standard_normal, self._random, self._normal, self._standard_normal_out,
+         self._random_out) = _core.bind_fast_calls(self._state, _is_single, _normalize_size)
 
     @property
     def bit_generator(self) -> Philox:
@@ -257,6 +259,10 @@ class Generator:
         """
         if out is None:  # the common path, compiled: small draws are dominated by it
             return self._standard_normal(size, dtype)
+        if size is None:  # a valid out of a known dtype spelling, compiled
+            res = self._standard_normal_out(out, dtype)
+            if res is not NotImplemented:
+                return res
         dt = _float_dtype(dtype, "standard_normal")
         _check_out(out, dt, size)
         _core.fill_normal(self._state, out)
@@ -317,6 +323,10 @@ class Generator:
         """
         if out is None:
             return self._random(size, dtype)
+        if size is None:
+            res = self._random_out(out, dtype)
+            if res is not NotImplemented:
+                return res
         dt = _float_dtype(dtype, "random")
         _check_out(out, dt, size)
         _core.fill_uniform(self._state, out)
