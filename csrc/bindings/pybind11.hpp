@@ -25,5 +25,6 @@ void register_sampling(py::module_& m);
 void register_runtime(py::module_& m);
 void register_normal(py::module_& m);
 void register_gradients(py::module_& m);
+void register_fast_calls(py::module_& m);
 
 }  // namespace reparam::bindings

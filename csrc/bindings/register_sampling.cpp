@@ -10,12 +10,10 @@
 #include "../dispatch.hpp"
 #include "../philox_state.hpp"
 #include "../thread_pool.hpp"
-#include "stream_lock.hpp"
+#include "fill.hpp"
 
 namespace reparam::bindings {
 namespace {
-
-enum class Kind { Normal, Uniform, Raw };
 
 // A writable, aligned, native-order array whose elements are contiguous in memory
 // (C or Fortran order): values are written in memory order.
@@ -34,39 +32,6 @@ void* checked_buffer(const py::array& out, const char* what) {
     throw py::value_error(std::string(what) + " must be contiguous, writable, aligned and in machine byte order");
   }
   return py::detail::array_proxy(out.ptr())->data;
-}
-
-// Below this many values the kernel takes less time than releasing and re-taking
-// the GIL, and nothing could run meanwhile anyway; at and above it the GIL is released.
-constexpr std::size_t kReleaseGilAt = 256;
-
-template <class T, class Fn>
-void run_fill(const Reservation& r, std::size_t n, T* data, Fn kernel) {
-  if (n < kReleaseGilAt) {
-    kernel(r.sk, r.start, n, data);
-    return;
-  }
-  py::gil_scoped_release nogil;  // the kernel touches only `data` and the reservation
-  parallel_ranges(n, [&](std::size_t off, std::size_t count) { kernel(r.sk, r.start + off, count, data + off); });
-}
-
-// Reserve n values of T (float32 and raw words: one word each; float64: one 64-bit
-// slot each) and fill them.
-template <class T>
-void fill_typed(PhiloxState& state, T* data, std::size_t n, Kind kind) {
-  const KernelTable& k = active_kernels();
-  Reservation r;
-  {
-    HeldLock hold(state.mutex());
-    r = state.reserve(n, sizeof(T) == 8 ? 2 : 1);
-  }
-  if constexpr (std::is_same_v<T, std::uint32_t>) {
-    run_fill(r, n, data, k.fill_raw);
-  } else if constexpr (std::is_same_v<T, float>) {
-    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f32 : k.fill_uniform_f32);
-  } else {
-    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f64 : k.fill_uniform_f64);
-  }
 }
 
 void fill(PhiloxState& state, py::array& out, Kind kind) {

@@ -1,4 +1,5 @@
 # Type stub for the compiled module reparam._core (csrc/bindings). Private API.
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,17 @@ class PhiloxState:
 def fill_normal(state: PhiloxState, out: npt.NDArray[Any]) -> None: ...
 def fill_uniform(state: PhiloxState, out: npt.NDArray[Any]) -> None: ...
 def fill_raw(state: PhiloxState, out: npt.NDArray[np.uint32]) -> None: ...
+def bind_fast_calls(
+    state: PhiloxState,
+    is_single: Callable[[Any, str], bool],
+    normalize_size: Callable[[Any], tuple[int, ...]],
+) -> tuple[
+    Callable[[Any, Any], Any],
+    Callable[[Any, Any], Any],
+    Callable[[Any, Any, Any, Any], Any],
+    Callable[[Any, Any], Any],
+    Callable[[Any, Any], Any],
+]: ...
 def normal_scalar(state: PhiloxState, single: bool = False) -> float: ...
 def normal_new(
     state: PhiloxState, shape: tuple[int, ...], single: bool

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
 from . import _core
-from ._philox import _MAX_DIM, Philox, _normalize_size
+from ._philox import Philox, _normalize_size
 
 __all__ = ["Generator", "default_rng"]
 
@@ -58,6 +59,11 @@ def _float_dtype(dtype: Any, method: str) -> np.dtype[Any]:
     if dt not in _FLOAT_DTYPES or not dt.isnative:
         raise TypeError(f"Unsupported dtype {dt!r} for {method}")
     return dt
+
+
+def _is_single(dtype: Any, method: str) -> bool:
+    """For the compiled fast calls: whether `dtype` is float32 (else float64), or raise."""
+    return _float_dtype(dtype, method).itemsize == 4
 
 
 def _as_float64(x: Any, name: str) -> np.ndarray[Any, Any]:
@@ -162,6 +168,17 @@ class Generator:
             )
         self._bit_generator = bit_generator
         self._state = bit_generator._state
+        # The common calls, compiled and bound to the state (small draws are dominated
+        # by call overhead). They defer to _is_single and _normalize_size for every
+        # dtype and size spelling they do not read themselves; normal and the _out calls
+        # return NotImplemented for the cases left to the general path below.
+        self._standard_normal: Callable[[Any, Any], Any]
+        self._random: Callable[[Any, Any], Any]
+        self._normal: Callable[[Any, Any, Any, Any], Any]
+        self._standard_normal_out: Callable[[Any, Any], Any]
+        self._random_out: Callable[[Any, Any], Any]
+        (self._standard_normal, self._random, self._normal, self._standard_normal_out,
+         self._random_out) = _core.bind_fast_calls(self._state, _is_single, _normalize_size)
 
     @property
     def bit_generator(self) -> Philox:
@@ -240,18 +257,12 @@ class Generator:
         Box-Muller on Philox words: float32 reaches |z| = 6.66, float64 9.42; no
         value is NaN or infinite. The exact transform is in README.
         """
-        if out is None:  # the common path, kept short: small draws are dominated by it
-            if dtype is np.float64 or dtype is float:
-                single = False
-            elif dtype is np.float32:
-                single = True
-            else:
-                single = _float_dtype(dtype, "standard_normal").itemsize == 4
-            if size is None:
-                return _core.normal_scalar(self._state, single)
-            if type(size) is int and 0 <= size <= _MAX_DIM:
-                return _core.normal_new(self._state, (size,), single)
-            return _core.normal_new(self._state, _normalize_size(size), single)
+        if out is None:  # the common path, compiled: small draws are dominated by it
+            return self._standard_normal(size, dtype)
+        if size is None:  # a valid out of a known dtype spelling, compiled
+            res = self._standard_normal_out(out, dtype)
+            if res is not NotImplemented:
+                return res
         dt = _float_dtype(dtype, "standard_normal")
         _check_out(out, dt, size)
         _core.fill_normal(self._state, out)
@@ -310,13 +321,13 @@ class Generator:
         -------
         float or ndarray
         """
-        dt = _float_dtype(dtype, "random")
         if out is None:
-            if size is None:
-                return float(_core.uniform_new(self._state, (), dt.itemsize == 4)[()])
-            if type(size) is int and 0 <= size <= _MAX_DIM:  # the common case, cheaply
-                return _core.uniform_new(self._state, (size,), dt.itemsize == 4)
-            return _core.uniform_new(self._state, _normalize_size(size), dt.itemsize == 4)
+            return self._random(size, dtype)
+        if size is None:
+            res = self._random_out(out, dtype)
+            if res is not NotImplemented:
+                return res
+        dt = _float_dtype(dtype, "random")
         _check_out(out, dt, size)
         _core.fill_uniform(self._state, out)
         return out
@@ -362,6 +373,10 @@ class Generator:
             If `scale` has a negative element, or the shapes do not broadcast to
             `size`.
         """
+        if out is None:  # scalar loc and scale, compiled; NotImplemented for anything else
+            res = self._normal(loc, scale, size, dtype)
+            if res is not NotImplemented:
+                return res
         dt = _float_dtype(dtype, "normal")
         if out is not None and not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
