@@ -326,8 +326,8 @@ def test_noise_handle_at_any_stream_position(counter: int, skip: int) -> None:
 @pytest.mark.parametrize("antithetic", [False, True], ids=["plain", "antithetic"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("name", PARAMS)
-@pytest.mark.parametrize("case", [((5,), (1030,)), ((4100,), (3,)), ((2, 3), (4, 7))],
-                         ids=["S5xB1030", "S4100xB3", "S2x3xB4x7"])
+@pytest.mark.parametrize("case", [((5,), (1030,)), ((4100,), (3,)), ((2, 3), (4, 7)), ((6,), ())],
+                         ids=["S5xB1030", "S4100xB3", "S2x3xB4x7", "S6xB()"])
 def test_fused_pathwise_equals_two_step(case: tuple[tuple[int, ...], tuple[int, ...]], name: str, dtype: Any,
                                         antithetic: bool) -> None:
     sample, batch = case

@@ -79,23 +79,6 @@ void stream_fill(const std::string& kind, std::uint64_t key, std::uint64_t ctr_l
   }
 }
 
-// A new array of `shape` (a tuple of non-negative ints, already validated by the
-// Python layer) filled by `kind`: one call instead of np.empty plus a fill, which
-// matters for small draws.
-py::array sample_new(PhiloxState& state, const py::tuple& shape, Kind kind, bool single) {
-  std::vector<py::ssize_t> dims;
-  dims.reserve(shape.size());
-  for (const py::handle& d : shape) dims.push_back(d.cast<py::ssize_t>());
-  if (single) {
-    py::array_t<float> out(dims);
-    fill_typed(state, out.mutable_data(), std::size_t(out.size()), kind);
-    return std::move(out);
-  }
-  py::array_t<double> out(dims);
-  fill_typed(state, out.mutable_data(), std::size_t(out.size()), kind);
-  return std::move(out);
-}
-
 }  // namespace
 
 void register_sampling(py::module_& m) {
@@ -105,23 +88,6 @@ void register_sampling(py::module_& m) {
         py::arg("out"));
   m.def("fill_raw", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Raw); }, py::arg("state"),
         py::arg("out"));
-  // One float64 normal as a Python float, without an array: the size=None fast path.
-  m.def("normal_scalar", [](PhiloxState& s, bool single) -> double {
-    if (single) {
-      float v;
-      fill_typed(s, &v, 1, Kind::Normal);
-      return v;
-    }
-    double v;
-    fill_typed(s, &v, 1, Kind::Normal);
-    return v;
-  }, py::arg("state"), py::arg("single") = false);
-  m.def("normal_new", [](PhiloxState& s, const py::tuple& shape, bool single) {
-    return sample_new(s, shape, Kind::Normal, single);
-  }, py::arg("state"), py::arg("shape"), py::arg("single"));
-  m.def("uniform_new", [](PhiloxState& s, const py::tuple& shape, bool single) {
-    return sample_new(s, shape, Kind::Uniform, single);
-  }, py::arg("state"), py::arg("shape"), py::arg("single"));
   m.def("stream_fill", &stream_fill, py::arg("kind"), py::arg("key"), py::arg("ctr_lo"), py::arg("ctr_hi"),
         py::arg("start"), py::arg("out"));
 }

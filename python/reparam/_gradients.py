@@ -157,7 +157,7 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
         # one block for both results: a pair of large arrays alive together costs the
         # allocator fresh pages (page faults) on every call, one block is reused
         both = np.empty((2, *q.batch_shape), q.dtype)
-        d_loc, d_param = both[0], both[1]
+        d_loc, d_param = both[0, ...], both[1, ...]  # arrays, also for a batch shape ()
         _core.pathwise_grad(src, g, rows, batch, par_b, q._kind, _scale(rows, reduce), d_loc, d_param)
         return {"loc": d_loc, q.param_name: d_param}
     sums = _core.reduce_estimator(0, return_stats, src, g, rows, batch, 1, 1)
