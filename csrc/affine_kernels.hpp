@@ -9,14 +9,14 @@
 // Which raw parameter gives sigma (values match reparam._core.PARAM_*).
 enum ParamKind : int { kScale = 0, kVar = 1, kLogvar = 2, kLogstd = 3, kSoftplus = 4 };
 
-template <int Kind>
-inline F64 sigma_from(F64 p) {
+template <int Kind, class V>
+REPARAM_INLINE V sigma_from(V p) {
   if constexpr (Kind == kScale) return p;
   if constexpr (Kind == kVar) return sqrt(p);
   if constexpr (Kind == kLogvar) return exp_f64(mul(p, set1_f64(0.5)));
   if constexpr (Kind == kLogstd) return exp_f64(p);
   if constexpr (Kind == kSoftplus) {
-    F64 hi, lo;
+    V hi, lo;
     softplus_f64_parts(p, hi, lo);
     return hi;
   }
@@ -24,17 +24,17 @@ inline F64 sigma_from(F64 p) {
 
 // sigma = (hi + lo) * s with s a power of two and |hi| in [2**-600, 2**600] (or 0, inf,
 // NaN), so that hi * eps can be split exactly; hi * s is exactly sigma_from<Kind>.
-template <int Kind>
-inline void sigma_parts(F64 p, F64& hi, F64& lo, F64& s) {
+template <int Kind, class V>
+REPARAM_INLINE void sigma_parts(V p, V& hi, V& lo, V& s) {
   if constexpr (Kind == kLogvar || Kind == kLogstd) {
     exp_f64_parts(Kind == kLogvar ? mul(p, set1_f64(0.5)) : p, hi, lo, s);
   } else {
-    F64 sigma, rest = set1_f64(0.0);
+    V sigma, rest = lift<V>(set1_f64(0.0));
     if constexpr (Kind == kSoftplus) softplus_f64_parts(p, sigma, rest); else sigma = sigma_from<Kind>(p);
-    const F64 a = abs(sigma);
-    const M64 big = gt(a, set1_f64(0x1p600));
-    const M64 small = gt(set1_f64(0x1p-600), a);
-    const F64 f = select(big, set1_f64(0x1p-600), select(small, set1_f64(0x1p600), set1_f64(1.0)));
+    const V a = abs(sigma);
+    const auto big = gt(a, set1_f64(0x1p600));
+    const auto small = gt(set1_f64(0x1p-600), a);
+    const V f = select(big, set1_f64(0x1p-600), select(small, set1_f64(0x1p600), set1_f64(1.0)));
     hi = mul(sigma, f);
     lo = mul(rest, f);
     s = select(big, set1_f64(0x1p600), select(small, set1_f64(0x1p-600), set1_f64(1.0)));
@@ -87,6 +87,18 @@ inline void store_from_f64(T* p, F64 v) {  // the outputs of the affine and sigm
   if constexpr (sizeof(T) == 4) store_f64_as_f32(p, v); else store(p, v);
 }
 
+// How many vectors the sigma kernels compute per step (their chains interleaved).
+#ifndef REPARAM_SIGMA_PACK
+#define REPARAM_SIGMA_PACK 1
+#endif
+constexpr int kSigmaPack = REPARAM_SIGMA_PACK;
+
+// N consecutive vectors from p as float64 (a Pack for N > 1).
+template <int N, class T>
+REPARAM_INLINE VecN<F64, N> load_members(const T* p) {
+  return make_members<F64, N>([&](int g) { return load_as_f64(p + g * kLanes64); });
+}
+
 inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
   fill_normal_f32(sk, start, n, out);
 }
@@ -115,8 +127,31 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
   alignas(64) double mean[kAffineTile + kLanes64];
   alignas(64) T eps[kAffineTile + kLanes64];
   {
+    std::size_t j = 0;
+    if (reps == 1) {  // whole vectors of one row, kSigmaPack at a time (chains interleaved)
+      for (; j + kSigmaPack * kLanes64 <= span; j += kSigmaPack * kLanes64) {
+        const auto p = load_members<kSigmaPack>(param + c0 + j);
+        const auto l = load_members<kSigmaPack>(loc + c0 + j);
+        if constexpr (sizeof(T) == 4) {
+          const auto sg = sigma_from<Kind>(p);
+          for_each_member<kSigmaPack>([&](auto g_) {
+ constexpr int g = decltype(g_)::value; store(sigma + j + g * kLanes64, at<g>(sg)); });
+        } else {
+          std::remove_const_t<decltype(p)> hi, lo, sc;
+          sigma_parts<Kind>(p, hi, lo, sc);
+          for_each_member<kSigmaPack>([&](auto g_) {
+ constexpr int g = decltype(g_)::value;
+            store(sigma + j + g * kLanes64, at<g>(hi));
+            store(sig_lo + j + g * kLanes64, at<g>(lo));
+            store(sig_s + j + g * kLanes64, at<g>(sc));
+          });
+        }
+        for_each_member<kSigmaPack>([&](auto g_) {
+ constexpr int g = decltype(g_)::value; store(mean + j + g * kLanes64, at<g>(l)); });
+      }
+    }
     alignas(64) T lt[kLanes64], pt[kLanes64];
-    for (std::size_t j = 0; j < padded; j += kLanes64) {
+    for (; j < padded; j += kLanes64) {
       const T* lsrc = loc + c0 + j;  // whole vectors of one row are read in place
       const T* psrc = param + c0 + j;
       if (reps > 1 || j + kLanes64 > span) {  // repeated rows, or the padded last vector
@@ -204,27 +239,30 @@ void affine_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t r0,
 }
 
 // sigma itself, for the Python layer's closed forms and for tests: out[i] = sigma(param[i]).
-template <class T>
-void sigma_values(const T* param, int kind, std::size_t n, T* out) {
+template <int Kind, class T>
+void sigma_values_of(const T* param, std::size_t n, T* out) {
   std::size_t j = 0;
-  auto one = [&](const T* src, T* dst) {
-    const F64 p = load_as_f64(src);
-    F64 s;
-    switch (kind) {
-      case kScale: s = sigma_from<kScale>(p); break;
-      case kVar: s = sigma_from<kVar>(p); break;
-      case kLogvar: s = sigma_from<kLogvar>(p); break;
-      case kLogstd: s = sigma_from<kLogstd>(p); break;
-      default: s = sigma_from<kSoftplus>(p); break;
-    }
-    store_from_f64(dst, s);
-  };
-  for (; j + kLanes64 <= n; j += kLanes64) one(param + j, out + j);
+  for (; j + kSigmaPack * kLanes64 <= n; j += kSigmaPack * kLanes64) {
+    const auto s = sigma_from<Kind>(load_members<kSigmaPack>(param + j));
+    for_each_member<kSigmaPack>([&](auto g_) {
+ constexpr int g = decltype(g_)::value; store_from_f64(out + j + g * kLanes64, at<g>(s)); });
+  }
+  for (; j + kLanes64 <= n; j += kLanes64) store_from_f64(out + j, sigma_from<Kind>(load_as_f64(param + j)));
   if (j < n) {
     alignas(64) T pt[kLanes64] = {}, st[kLanes64];
     std::memcpy(pt, param + j, (n - j) * sizeof(T));
-    one(pt, st);
+    store_from_f64(st, sigma_from<Kind>(load_as_f64(pt)));
     std::memcpy(out + j, st, (n - j) * sizeof(T));
+  }
+}
+template <class T>
+void sigma_values(const T* param, int kind, std::size_t n, T* out) {
+  switch (kind) {
+    case kScale: return sigma_values_of<kScale>(param, n, out);
+    case kVar: return sigma_values_of<kVar>(param, n, out);
+    case kLogvar: return sigma_values_of<kLogvar>(param, n, out);
+    case kLogstd: return sigma_values_of<kLogstd>(param, n, out);
+    default: return sigma_values_of<kSoftplus>(param, n, out);
   }
 }
 void sigma_f32(const float* p, int kind, std::size_t n, float* out) { sigma_values(p, kind, n, out); }
