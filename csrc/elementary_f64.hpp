@@ -15,8 +15,8 @@
 template <class V>
 REPARAM_INLINE V exp_f64(V x) {
   const F64 lim = set1_f64(1000.0);
-  x = select(gt(x, lim), lim, x);
-  x = select(gt(sub(set1_f64(0.0), lim), x), sub(set1_f64(0.0), lim), x);
+  x = min_lt(lim, x);                         // x > lim ? lim : x (NaN stays)
+  x = max_gt(sub(set1_f64(0.0), lim), x);     // -lim > x ? -lim : x
   const F64 magic = set1_f64(0x1.8p52);  // adding it rounds to an integer, kept in the low bits
   const V kd = add(mul(x, set1_f64(c::kInvLn2F64)), magic);
   const V k = sub(kd, magic);
@@ -40,8 +40,8 @@ REPARAM_INLINE V exp_f64(V x) {
 template <class V>
 REPARAM_INLINE void exp_f64_parts(V x, V& hi, V& lo, V& s) {
   const F64 lim = set1_f64(1000.0);
-  x = select(gt(x, lim), lim, x);
-  x = select(gt(sub(set1_f64(0.0), lim), x), sub(set1_f64(0.0), lim), x);
+  x = min_lt(lim, x);                         // x > lim ? lim : x (NaN stays)
+  x = max_gt(sub(set1_f64(0.0), lim), x);     // -lim > x ? -lim : x
   const F64 magic = set1_f64(0x1.8p52);
   const V kd = add(mul(x, set1_f64(c::kInvLn2F64)), magic);
   const V k = sub(kd, magic);
@@ -83,7 +83,7 @@ REPARAM_INLINE V log1p_0_to_1(V t) {
 template <class V>
 REPARAM_INLINE void softplus_f64_parts(V x, V& hi, V& lo) {
   const F64 zero = set1_f64(0.0), one = set1_f64(1.0);
-  const V pos = select(gt(x, zero), x, zero);
+  const V pos = max_gt(x, zero);  // x > 0 ? x : 0 (0 for NaN)
   V th, tl, ts;
   exp_f64_parts(sub(zero, abs(x)), th, tl, ts);
   const V t = mul(th, ts), tlo = mul(tl, ts);
@@ -105,6 +105,6 @@ REPARAM_INLINE void softplus_f64_parts(V x, V& hi, V& lo) {
 // softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
 template <class V>
 REPARAM_INLINE V softplus_f64(V x) {
-  const V pos = select(gt(x, set1_f64(0.0)), x, set1_f64(0.0));
+  const V pos = max_gt(x, set1_f64(0.0));
   return add(pos, log1p_0_to_1(exp_f64(sub(set1_f64(0.0), abs(x)))));
 }

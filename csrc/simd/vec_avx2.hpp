@@ -120,4 +120,7 @@ inline void store_f64_as_f32(float* p, F64 a) { _mm_storeu_ps(p, _mm256_cvtpd_ps
 inline U64 add64(U64 a, U64 b) { return {_mm256_add_epi64(a.v, b.v)}; }
 inline U64 sub64(U64 a, U64 b) { return {_mm256_sub_epi64(a.v, b.v)}; }
 template <int K> inline U64 sll64(U64 a) { return {_mm256_slli_epi64(a.v, K)}; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b), as MAXPD/MINPD define them.
+inline F64 max_gt(F64 a, F64 b) { return {_mm256_max_pd(a.v, b.v)}; }
+inline F64 min_lt(F64 a, F64 b) { return {_mm256_min_pd(a.v, b.v)}; }
 inline F64 abs(F64 a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v)}; }

@@ -122,6 +122,9 @@ inline void store_f64_as_f32(float* p, F64 a) { _mm256_storeu_ps(p, _mm512_cvtpd
 inline U64 add64(U64 a, U64 b) { return {_mm512_add_epi64(a.v, b.v)}; }
 inline U64 sub64(U64 a, U64 b) { return {_mm512_sub_epi64(a.v, b.v)}; }
 template <int K> inline U64 sll64(U64 a) { return {_mm512_slli_epi64(a.v, K)}; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b), as MAXPD/MINPD define them.
+inline F64 max_gt(F64 a, F64 b) { return {_mm512_max_pd(a.v, b.v)}; }
+inline F64 min_lt(F64 a, F64 b) { return {_mm512_min_pd(a.v, b.v)}; }
 inline F64 abs(F64 a) {
   return {_mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a.v),
                                                _mm512_set1_epi64(0x7FFFFFFFFFFFFFFFll)))};

@@ -105,6 +105,9 @@ inline void store_f64_as_f32(float* p, F64 a) { REPARAM_VEC_LOOP64(p[i] = float(
 inline U64 add64(U64 a, U64 b) { U64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] + b.v[i]) return r; }
 inline U64 sub64(U64 a, U64 b) { U64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] - b.v[i]) return r; }
 template <int K> inline U64 sll64(U64 a) { U64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] << K) return r; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b).
+inline F64 max_gt(F64 a, F64 b) { return select(gt(a, b), a, b); }
+inline F64 min_lt(F64 a, F64 b) { return select(gt(b, a), a, b); }
 inline F64 abs(F64 a) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = std::fabs(a.v[i])) return r; }
 
 #undef REPARAM_VEC_LOOP

@@ -109,4 +109,7 @@ inline void store_f64_as_f32(float* p, F64 a) { vst1_f32(p, vcvt_f32_f64(a.v)); 
 inline U64 add64(U64 a, U64 b) { return {vaddq_u64(a.v, b.v)}; }
 inline U64 sub64(U64 a, U64 b) { return {vsubq_u64(a.v, b.v)}; }
 template <int K> inline U64 sll64(U64 a) { return {vshlq_n_u64(a.v, K)}; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b); FMAX/FMIN differ for NaN.
+inline F64 max_gt(F64 a, F64 b) { return select(gt(a, b), a, b); }
+inline F64 min_lt(F64 a, F64 b) { return select(gt(b, a), a, b); }
 inline F64 abs(F64 a) { return {vabsq_f64(a.v)}; }

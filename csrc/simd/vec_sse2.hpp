@@ -122,4 +122,7 @@ inline void store_f64_as_f32(float* p, F64 a) {
 inline U64 add64(U64 a, U64 b) { return {_mm_add_epi64(a.v, b.v)}; }
 inline U64 sub64(U64 a, U64 b) { return {_mm_sub_epi64(a.v, b.v)}; }
 template <int K> inline U64 sll64(U64 a) { return {_mm_slli_epi64(a.v, K)}; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b), as MAXPD/MINPD define them.
+inline F64 max_gt(F64 a, F64 b) { return {_mm_max_pd(a.v, b.v)}; }
+inline F64 min_lt(F64 a, F64 b) { return {_mm_min_pd(a.v, b.v)}; }
 inline F64 abs(F64 a) { return {_mm_andnot_pd(_mm_set1_pd(-0.0), a.v)}; }
