@@ -43,7 +43,7 @@ REPARAM_INLINE void sigma_parts(V p, V& hi, V& lo, V& s) {
 
 // a * b = hi + lo exactly (Dekker; no FMA, so every target gives the same bits), for
 // |a|, |b| < 2**995 and products away from the subnormal range.
-inline void two_prod(F64 a, F64 b, F64& hi, F64& lo) {
+REPARAM_INLINE void two_prod(F64 a, F64 b, F64& hi, F64& lo) {
   const F64 c = set1_f64(134217729.0);  // 2**27 + 1
   hi = mul(a, b);
   F64 t = mul(c, a);
@@ -58,7 +58,7 @@ inline void two_prod(F64 a, F64 b, F64& hi, F64& lo) {
 // l + (hi + lo)*s rounded (nearly) once: TwoSum(l, hi*s) and the two error terms added.
 // Where hi*s or lo*s is not finite (inf or NaN sigma, an overflowing product) it is the
 // plain l + hi*s, as before.
-inline F64 fused_sum(F64 l, F64 hs, F64 ls, F64 plain) {
+REPARAM_INLINE F64 fused_sum(F64 l, F64 hs, F64 ls, F64 plain) {
   const F64 z = add(l, hs);
   const F64 bp = sub(z, l);
   const F64 err = add(sub(l, sub(z, bp)), sub(hs, bp));
@@ -104,6 +104,28 @@ inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_
 }
 inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
   fill_normal_f64(sk, start, n, out);
+}
+
+// z = loc + sigma * eps and loc - sigma * eps for one vector of an affine_normal tile.
+template <class T>
+REPARAM_INLINE void affine_z(const T* eps, const double* mean, const double* sigma, const double* sig_lo,
+                             const double* sig_s, F64& zp, F64& zm) {
+  const F64 e = load_as_f64(eps);
+  const F64 l = load(mean);
+  if constexpr (sizeof(T) == 4) {  // the one rounding to float32 dominates: as before
+    const F64 se = mul(load(sigma), e);
+    zp = add(l, se);
+    zm = sub(l, se);
+  } else {  // float64: the exact product sigma * eps, then (nearly) one rounding
+    const F64 sc = load(sig_s);
+    F64 ph, pl;
+    two_prod(load(sigma), e, ph, pl);
+    pl = add(pl, mul(load(sig_lo), e));
+    const F64 hs = mul(ph, sc), ls = mul(pl, sc);
+    const M64 all = gt(set1_f64(1.0), set1_f64(0.0));
+    zp = fused_sum(l, hs, ls, add(l, mul(mul(load(sigma), e), sc)));
+    zm = fused_sum(l, negate_if(all, hs), negate_if(all, ls), sub(l, mul(mul(load(sigma), e), sc)));
+  }
 }
 
 // Rows [r0, r1) and columns [c0, c1) (c1 - c0 <= kAffineTile) of the (rows, batch)
@@ -182,34 +204,24 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
     fill_normal_any(sk, start + i, seg, eps);
     for (std::size_t q = seg; q < padded; ++q) eps[q] = T(0);
     const std::size_t full = seg - seg % kLanes64;
-    for (std::size_t j = 0; j < seg; j += kLanes64) {
-      const F64 e = load_as_f64(eps + j);
-      const F64 l = load(mean + j);
-      F64 zp, zm;
-      if constexpr (sizeof(T) == 4) {  // the one rounding to float32 dominates: as before
-        const F64 se = mul(load(sigma + j), e);
-        zp = add(l, se);
-        zm = sub(l, se);
-      } else {  // float64: the exact product sigma * eps, then (nearly) one rounding
-        const F64 sc = load(sig_s + j);
-        F64 ph, pl;
-        two_prod(load(sigma + j), e, ph, pl);
-        pl = add(pl, mul(load(sig_lo + j), e));
-        const F64 hs = mul(ph, sc), ls = mul(pl, sc);
-        const M64 all = gt(set1_f64(1.0), set1_f64(0.0));
-        zp = fused_sum(l, hs, ls, add(l, mul(mul(load(sigma + j), e), sc)));
-        zm = fused_sum(l, negate_if(all, hs), negate_if(all, ls), sub(l, mul(mul(load(sigma + j), e), sc)));
-      }
-      if (j < full) {
+    // whole vectors; the mirror test hoisted (without it, zm is never computed)
+    auto whole = [&](auto with_mirror) {
+      for (std::size_t j = 0; j < full; j += kLanes64) {
+        F64 zp, zm;
+        affine_z(eps + j, mean + j, sigma + j, sig_lo + j, sig_s + j, zp, zm);
         store_from_f64(out + i + j, zp);
-        if (mirror) store_from_f64(out + i + j + mirror, zm);
-      } else {  // the last few values go through a padded copy
-        alignas(64) T zt[kLanes64], mt[kLanes64];
-        store_from_f64(zt, zp);
-        store_from_f64(mt, zm);
-        std::memcpy(out + i + j, zt, (seg - j) * sizeof(T));
-        if (mirror) std::memcpy(out + i + j + mirror, mt, (seg - j) * sizeof(T));
+        if constexpr (decltype(with_mirror)::value) store_from_f64(out + i + j + mirror, zm);
       }
+    };
+    if (mirror) whole(std::true_type{}); else whole(std::false_type{});
+    if (full < seg) {  // the last few values go through a padded copy
+      F64 zp, zm;
+      affine_z(eps + full, mean + full, sigma + full, sig_lo + full, sig_s + full, zp, zm);
+      alignas(64) T zt[kLanes64], mt[kLanes64];
+      store_from_f64(zt, zp);
+      store_from_f64(mt, zm);
+      std::memcpy(out + i + full, zt, (seg - full) * sizeof(T));
+      if (mirror) std::memcpy(out + i + full + mirror, mt, (seg - full) * sizeof(T));
     }
   }
 }
