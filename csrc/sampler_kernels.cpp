@@ -58,8 +58,9 @@ namespace REPARAM_NS {
 
 namespace {
 
-// How many groups of kLanes32 blocks the normal fills compute per step (their chains
-// interleaved; see vec_pack.hpp): set per target by the vector layer.
+// How many groups of kLanes32 blocks the fills compute per step (their chains
+// interleaved; see vec_pack.hpp), float32 and raw / float64: set per target by the
+// vector layer.
 #ifndef REPARAM_NORMAL_F32_GROUPS
 #define REPARAM_NORMAL_F32_GROUPS 1
 #endif
@@ -107,9 +108,13 @@ void fill_positions(const StreamKey& sk, std::uint64_t start, std::size_t n, T* 
 }
 
 void fill_raw(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint32_t* out) {
-  fill_positions<4, 1>(sk, start, n, out, [&](auto, Counter128 c, std::uint32_t* dst) {
-    const Words4<1> b = philox_lanes<1>(c, sk.key);
-    store_interleave4(dst, b.w[0], b.w[1], b.w[2], b.w[3]);
+  fill_positions<4, REPARAM_NORMAL_F32_GROUPS>(sk, start, n, out, [&](auto groups, Counter128 c, std::uint32_t* dst) {
+    constexpr int G = decltype(groups)::value;
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
+    for_each_member<G>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      store_interleave4(dst + g * 4 * kLanes32, at<g>(b.w[0]), at<g>(b.w[1]), at<g>(b.w[2]), at<g>(b.w[3]));
+    });
   });
 }
 
@@ -131,11 +136,16 @@ void fill_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, fl
 }
 
 void fill_uniform_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  fill_positions<4, 1>(sk, start, n, out, [&](auto, Counter128 c, float* dst) {
-    const Words4<1> b = philox_lanes<1>(c, sk.key);
+  fill_positions<4, REPARAM_NORMAL_F32_GROUPS>(sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
+    constexpr int G = decltype(groups)::value;
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
     const F32 scale = set1_f32(0x1p-24f);
-    store_interleave4(dst, mul(to_f32(srl<8>(b.w[0])), scale), mul(to_f32(srl<8>(b.w[1])), scale),
-                      mul(to_f32(srl<8>(b.w[2])), scale), mul(to_f32(srl<8>(b.w[3])), scale));
+    const auto u0 = mul(to_f32(srl<8>(b.w[0])), scale), u1 = mul(to_f32(srl<8>(b.w[1])), scale);
+    const auto u2 = mul(to_f32(srl<8>(b.w[2])), scale), u3 = mul(to_f32(srl<8>(b.w[3])), scale);
+    for_each_member<G>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      store_interleave4(dst + g * 4 * kLanes32, at<g>(u0), at<g>(u1), at<g>(u2), at<g>(u3));
+    });
   });
 }
 
@@ -171,18 +181,24 @@ void fill_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, do
   });
 }
 
-template <bool Upper>
-inline F64 uniform53(U32 lo, U32 hi) {
-  const F64 dhi = Upper ? to_f64_hi(hi) : to_f64_lo(hi);
-  const F64 dlo = Upper ? to_f64_hi(srl<11>(lo)) : to_f64_lo(srl<11>(lo));
+template <bool Upper, class U>
+REPARAM_INLINE auto uniform53(U lo, U hi) {
+  const auto dhi = Upper ? to_f64_hi(hi) : to_f64_lo(hi);
+  const auto dlo = Upper ? to_f64_hi(srl<11>(lo)) : to_f64_lo(srl<11>(lo));
   return mul(add(mul(dhi, set1_f64(0x1p21)), dlo), set1_f64(0x1p-53));
 }
 
 void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  fill_positions<2, 1>(sk, start, n, out, [&](auto, Counter128 c, double* dst) {
-    const Words4<1> b = philox_lanes<1>(c, sk.key);
-    store_interleave2(dst, uniform53<false>(b.w[0], b.w[1]), uniform53<false>(b.w[2], b.w[3]));
-    store_interleave2(dst + kLanes32, uniform53<true>(b.w[0], b.w[1]), uniform53<true>(b.w[2], b.w[3]));
+  fill_positions<2, REPARAM_NORMAL_F64_GROUPS>(sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
+    constexpr int G = decltype(groups)::value;
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
+    const auto a_lo = uniform53<false>(b.w[0], b.w[1]), b_lo = uniform53<false>(b.w[2], b.w[3]);
+    const auto a_hi = uniform53<true>(b.w[0], b.w[1]), b_hi = uniform53<true>(b.w[2], b.w[3]);
+    for_each_member<G>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      store_interleave2(dst + g * 2 * kLanes32, at<g>(a_lo), at<g>(b_lo));
+      store_interleave2(dst + g * 2 * kLanes32 + kLanes32, at<g>(a_hi), at<g>(b_hi));
+    });
   });
 }
 
