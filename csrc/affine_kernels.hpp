@@ -134,13 +134,50 @@ REPARAM_INLINE void affine_z(const T* eps, const double* mean, const double* sig
 // out[i + mirror] = loc - sigma * eps as well (i the flat index).
 constexpr std::size_t kAffineTile = 1024;
 
+// One row of a float32 tile, whole steps of kSigmaPack vectors: sigma, eps and z in one
+// pass, sigma kept in registers (the same operations as the table path below). Returns
+// how many of the width columns it did.
+template <int Kind>
+std::size_t affine_row_f32(const StreamKey& sk, std::uint64_t pos, std::size_t width, const float* loc,
+                           const float* param, float* out, std::size_t mirror) {
+  constexpr std::size_t kStep = kSigmaPack * kLanes64;
+  const std::size_t done = width / kStep * kStep;  // width <= kAffineTile
+  if (done == 0) return 0;
+  alignas(64) float eps[kAffineTile];
+  fill_normal_any(sk, pos, done, eps);
+  auto run = [&](auto with_mirror) {
+    for (std::size_t j = 0; j < done; j += kStep) {
+      const auto sg = sigma_from<Kind>(load_members<kSigmaPack>(param + j));
+      for_each_member<kSigmaPack>([&](auto g_) {
+        constexpr int g = decltype(g_)::value;
+        const std::size_t q = j + g * kLanes64;
+        const F64 se = mul(at<g>(sg), load_as_f64(eps + q));
+        const F64 l = load_as_f64(loc + q);
+        store_from_f64(out + q, add(l, se));
+        if constexpr (decltype(with_mirror)::value) store_from_f64(out + q + mirror, sub(l, se));
+      });
+    }
+  };
+  if (mirror) run(std::true_type{}); else run(std::false_type{});
+  return done;
+}
+
 template <int Kind, class T>
 void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1, std::size_t c0,
                    std::size_t c1, std::size_t batch, const T* loc, const T* param, T* out, std::size_t mirror) {
-  const std::size_t width = c1 - c0;
   // A narrow batch spanning all columns: take several rows per step (they are
   // contiguous), with sigma and loc repeated, so each step still fills ~1024 values.
-  const std::size_t reps = (c0 == 0 && c1 == batch) ? std::max<std::size_t>(1, kAffineTile / width) : 1;
+  std::size_t reps = (c0 == 0 && c1 == batch) ? std::max<std::size_t>(1, kAffineTile / (c1 - c0)) : 1;
+  if constexpr (sizeof(T) == 4) {
+    if (reps == 1 && r1 - r0 == 1) {  // sigma used once: no sigma table (the rest below)
+      const std::size_t i = r0 * batch + c0;
+      const std::size_t done = affine_row_f32<Kind>(sk, start + i, c1 - c0, loc + c0, param + c0, out + i, mirror);
+      if (done == c1 - c0) return;
+      c0 += done;
+      reps = 1;
+    }
+  }
+  const std::size_t width = c1 - c0;
   const std::size_t span = reps * width;
   const std::size_t padded = (span + kLanes64 - 1) / kLanes64 * kLanes64;
   alignas(64) double sigma[kAffineTile + kLanes64];
