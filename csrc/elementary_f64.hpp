@@ -24,6 +24,11 @@ REPARAM_INLINE V exp_f64(V x) {
   const V p = add(set1_f64(1.0), add(r, mul(mul(r, r), horner_rolled(r, c::kExpF64, set1_f64))));
   // k as a signed integer: the low bits of kd minus those of magic
   const auto ki = sub64(as_u64(kd), as_u64(magic));
+  if (all_lanes(gt(set1_f64(700.0), abs(x)))) {
+    // |k| <= 1010 everywhere: p * 2**floor(k/2) * 2**(k - floor(k/2)) below is exact
+    // and normal, so it equals p * 2**k, one exact product (the same bits, cheaper).
+    return mul(p, as_f64(sll64<52>(add64(ki, set1_u64(1023)))));
+  }
   const auto half = srl64<1>(add64(ki, set1_u64(0x8000000000000000ull)));  // (k + 2**63) / 2
   const auto k1 = sub64(half, set1_u64(0x4000000000000000ull));            // floor(k / 2)
   const auto k2 = sub64(ki, k1);

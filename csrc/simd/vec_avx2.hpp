@@ -100,6 +100,7 @@ inline F64 mul(F64 a, F64 b) { return {_mm256_mul_pd(a.v, b.v)}; }
 inline F64 div(F64 a, F64 b) { return {_mm256_div_pd(a.v, b.v)}; }
 inline F64 sqrt(F64 a) { return {_mm256_sqrt_pd(a.v)}; }
 inline M64 gt(F64 a, F64 b) { return {_mm256_castpd_si256(_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ))}; }
+inline bool all_lanes(M64 m) { return _mm256_movemask_pd(_mm256_castsi256_pd(m.v)) == 0xF; }
 inline F64 select(M64 m, F64 a, F64 b) { return {_mm256_blendv_pd(b.v, a.v, _mm256_castsi256_pd(m.v))}; }
 inline F64 negate_if(M64 m, F64 a) {
   return {_mm256_xor_pd(a.v, _mm256_castsi256_pd(_mm256_and_si256(

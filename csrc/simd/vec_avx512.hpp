@@ -102,6 +102,7 @@ inline F64 mul(F64 a, F64 b) { return {_mm512_mul_pd(a.v, b.v)}; }
 inline F64 div(F64 a, F64 b) { return {_mm512_div_pd(a.v, b.v)}; }
 inline F64 sqrt(F64 a) { return {_mm512_sqrt_pd(a.v)}; }
 inline M64 gt(F64 a, F64 b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
+inline bool all_lanes(M64 m) { return m.v == 0xFF; }
 inline F64 select(M64 m, F64 a, F64 b) { return {_mm512_mask_blend_pd(m.v, b.v, a.v)}; }
 inline F64 negate_if(M64 m, F64 a) {
   return {_mm512_castsi512_pd(_mm512_mask_xor_epi64(_mm512_castpd_si512(a.v), m.v, _mm512_castpd_si512(a.v),

@@ -90,6 +90,7 @@ inline F64 mul(F64 a, F64 b) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] * b.v[i
 inline F64 div(F64 a, F64 b) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] / b.v[i]) return r; }
 inline F64 sqrt(F64 a) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = std::sqrt(a.v[i])) return r; }
 inline M64 gt(F64 a, F64 b) { M64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] > b.v[i]) return r; }
+inline bool all_lanes(M64 m) { bool r = true; REPARAM_VEC_LOOP64(r = r && m.v[i]) return r; }
 inline F64 select(M64 m, F64 a, F64 b) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = m.v[i] ? a.v[i] : b.v[i]) return r; }
 inline F64 negate_if(M64 m, F64 a) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = m.v[i] ? -a.v[i] : a.v[i]) return r; }
 inline void store(double* p, F64 a) { std::memcpy(p, a.v, sizeof(a.v)); }

@@ -91,6 +91,7 @@ inline F64 mul(F64 a, F64 b) { return {vmulq_f64(a.v, b.v)}; }
 inline F64 div(F64 a, F64 b) { return {vdivq_f64(a.v, b.v)}; }
 inline F64 sqrt(F64 a) { return {vsqrtq_f64(a.v)}; }
 inline M64 gt(F64 a, F64 b) { return {vcgtq_f64(a.v, b.v)}; }
+inline bool all_lanes(M64 m) { return (vgetq_lane_u64(m.v, 0) & vgetq_lane_u64(m.v, 1)) != 0; }
 inline F64 select(M64 m, F64 a, F64 b) { return {vbslq_f64(m.v, a.v, b.v)}; }
 inline F64 negate_if(M64 m, F64 a) {
   return {vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(a.v), vandq_u64(m.v, vdupq_n_u64(0x8000000000000000ull))))};

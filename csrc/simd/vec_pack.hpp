@@ -120,6 +120,16 @@ REPARAM_INLINE void mulhilo(const Pack<V, N>& a, std::uint32_t m, Pack<V, N>& hi
   mulhilo_each(typename MakePackIdx<N>::type{}, a, m, hi, lo);
 }
 
+// Every lane of every member (one test, not one branch per member).
+template <class M, int... I>
+REPARAM_INLINE bool all_lanes_each(PackIdx<I...>, const Pack<M, int(sizeof...(I))>& m) {
+  return (int(all_lanes(m.v[I])) & ...) != 0;
+}
+template <class M, int N>
+REPARAM_INLINE bool all_lanes(const Pack<M, N>& m) {
+  return all_lanes_each(typename MakePackIdx<N>::type{}, m);
+}
+
 template <class V, int... I>
 REPARAM_INLINE Pack<V, int(sizeof...(I))> splat_pack(PackIdx<I...>, const V& x) {
   return {{(void(I), x)...}};

@@ -99,6 +99,7 @@ inline F64 mul(F64 a, F64 b) { return {_mm_mul_pd(a.v, b.v)}; }
 inline F64 div(F64 a, F64 b) { return {_mm_div_pd(a.v, b.v)}; }
 inline F64 sqrt(F64 a) { return {_mm_sqrt_pd(a.v)}; }
 inline M64 gt(F64 a, F64 b) { return {_mm_castpd_si128(_mm_cmpgt_pd(a.v, b.v))}; }
+inline bool all_lanes(M64 m) { return _mm_movemask_pd(_mm_castsi128_pd(m.v)) == 0x3; }
 inline F64 select(M64 m, F64 a, F64 b) {
   return {_mm_castsi128_pd(blend_bits(m.v, _mm_castpd_si128(a.v), _mm_castpd_si128(b.v)))};
 }
