@@ -37,13 +37,10 @@ REPARAM_INLINE V exp_f64(V x) {
   return mul(mul(p, s1), s2);
 }
 
-// exp(x) = (hi + lo) * s for the fused sampler: hi + lo is exp of the reduced argument
-// times 2**floor(k/2) as an unevaluated sum (|lo| <= ulp(hi); relative error ~2**-55 instead
-// of exp_f64's ~1 ulp), and s = 2**(k - floor(k/2)) is kept apart, so that hi * eps can be
-// formed exactly and scaled last (no intermediate overflow where exp(x) * eps is finite).
-// hi * s is exactly exp_f64(x).
-template <class V>
-REPARAM_INLINE void exp_f64_parts(V x, V& hi, V& lo, V& s) {
+// The reduction and polynomial of exp_f64_parts: x clamped in place, p + plo = exp(r)
+// (Fast2Sum), ki = k as a signed integer (exp(x) = (p + plo) * 2**k).
+template <class V, class K>
+REPARAM_INLINE void exp_f64_core(V& x, V& p, V& plo, K& ki) {
   const F64 lim = set1_f64(1000.0);
   x = min_lt(lim, x);                         // x > lim ? lim : x (NaN stays)
   x = max_gt(sub(set1_f64(0.0), lim), x);     // -lim > x ? -lim : x
@@ -53,9 +50,21 @@ REPARAM_INLINE void exp_f64_parts(V x, V& hi, V& lo, V& s) {
   const V r = sub(sub(x, mul(k, set1_f64(c::kLn2HiF64))), mul(k, set1_f64(c::kLn2LoF64)));
   const F64 one = set1_f64(1.0);
   const V q = add(r, mul(mul(r, r), horner_rolled(r, c::kExpF64, set1_f64)));
-  const V p = add(one, q);
-  const V plo = sub(q, sub(p, one));  // Fast2Sum (|q| < 1): p + plo = 1 + q exactly
-  const auto ki = sub64(as_u64(kd), as_u64(magic));
+  p = add(one, q);
+  plo = sub(q, sub(p, one));  // Fast2Sum (|q| < 1): p + plo = 1 + q exactly
+  ki = sub64(as_u64(kd), as_u64(magic));
+}
+
+// exp(x) = (hi + lo) * s for the fused sampler: hi + lo is exp of the reduced argument
+// times 2**floor(k/2) as an unevaluated sum (|lo| <= ulp(hi); relative error ~2**-55 instead
+// of exp_f64's ~1 ulp), and s = 2**(k - floor(k/2)) is kept apart, so that hi * eps can be
+// formed exactly and scaled last (no intermediate overflow where exp(x) * eps is finite).
+// hi * s is exactly exp_f64(x).
+template <class V>
+REPARAM_INLINE void exp_f64_parts(V x, V& hi, V& lo, V& s) {
+  V p, plo;
+  decltype(as_u64(x)) ki;
+  exp_f64_core(x, p, plo, ki);
   const auto half = srl64<1>(add64(ki, set1_u64(0x8000000000000000ull)));
   const auto k1 = sub64(half, set1_u64(0x4000000000000000ull));
   const auto k2 = sub64(ki, k1);
@@ -63,6 +72,27 @@ REPARAM_INLINE void exp_f64_parts(V x, V& hi, V& lo, V& s) {
   s = as_f64(sll64<52>(add64(k2, set1_u64(1023))));
   hi = mul(p, s1);
   lo = mul(plo, s1);
+}
+
+// hi * s and lo * s of exp_f64_parts(x), the same bits.
+template <class V>
+REPARAM_INLINE void exp_f64_scaled(V x, V& hs, V& ls) {
+  V p, plo;
+  decltype(as_u64(x)) ki;
+  exp_f64_core(x, p, plo, ki);
+  if (all_lanes(gt(set1_f64(700.0), abs(x)))) {
+    // p * 2**floor(k/2) and plo * 2**floor(k/2) are exact (|plo| is 0 or above 2**-106),
+    // so scaling them by 2**(k - floor(k/2)) rounds p * 2**k and plo * 2**k once: one
+    // product each where 2**k is a normal double (|k| <= 1010 here).
+    const V s = as_f64(sll64<52>(add64(ki, set1_u64(1023))));
+    hs = mul(p, s);
+    ls = mul(plo, s);
+    return;
+  }
+  V hi, lo, s;
+  exp_f64_parts(x, hi, lo, s);
+  hs = mul(hi, s);
+  ls = mul(lo, s);
 }
 
 // log(w) for w in [1, 2] (an argument that is 1 + t rounded).
@@ -89,9 +119,8 @@ template <class V>
 REPARAM_INLINE void softplus_f64_parts(V x, V& hi, V& lo) {
   const F64 zero = set1_f64(0.0), one = set1_f64(1.0);
   const V pos = max_gt(x, zero);  // x > 0 ? x : 0 (0 for NaN)
-  V th, tl, ts;
-  exp_f64_parts(sub(zero, abs(x)), th, tl, ts);
-  const V t = mul(th, ts), tlo = mul(tl, ts);
+  V t, tlo;
+  exp_f64_scaled(sub(zero, abs(x)), t, tlo);
   const V w = add(one, t);
   const V lw = log_1_to_2(w);
   const V corr = div(add(sub(t, sub(w, one)), tlo), w);
