@@ -194,19 +194,23 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
         if constexpr (sizeof(T) == 4) {
           const auto sg = sigma_from<Kind>(p);
           for_each_member<kSigmaPack>([&](auto g_) {
- constexpr int g = decltype(g_)::value; store(sigma + j + g * kLanes64, at<g>(sg)); });
+            constexpr int g = decltype(g_)::value;
+            store(sigma + j + g * kLanes64, at<g>(sg));
+          });
         } else {
           std::remove_const_t<decltype(p)> hi, lo, sc;
           sigma_parts<Kind>(p, hi, lo, sc);
           for_each_member<kSigmaPack>([&](auto g_) {
- constexpr int g = decltype(g_)::value;
+            constexpr int g = decltype(g_)::value;
             store(sigma + j + g * kLanes64, at<g>(hi));
             store(sig_lo + j + g * kLanes64, at<g>(lo));
             store(sig_s + j + g * kLanes64, at<g>(sc));
           });
         }
         for_each_member<kSigmaPack>([&](auto g_) {
- constexpr int g = decltype(g_)::value; store(mean + j + g * kLanes64, at<g>(l)); });
+          constexpr int g = decltype(g_)::value;
+          store(mean + j + g * kLanes64, at<g>(l));
+        });
       }
     }
     alignas(64) T lt[kLanes64], pt[kLanes64];
@@ -294,7 +298,9 @@ void sigma_values_of(const T* param, std::size_t n, T* out) {
   for (; j + kSigmaPack * kLanes64 <= n; j += kSigmaPack * kLanes64) {
     const auto s = sigma_from<Kind>(load_members<kSigmaPack>(param + j));
     for_each_member<kSigmaPack>([&](auto g_) {
- constexpr int g = decltype(g_)::value; store_from_f64(out + j + g * kLanes64, at<g>(s)); });
+      constexpr int g = decltype(g_)::value;
+      store_from_f64(out + j + g * kLanes64, at<g>(s));
+    });
   }
   for (; j + kLanes64 <= n; j += kLanes64) store_from_f64(out + j, sigma_from<Kind>(load_as_f64(param + j)));
   if (j < n) {

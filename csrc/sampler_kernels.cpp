@@ -61,11 +61,11 @@ namespace {
 // How many groups of kLanes32 blocks the fills compute per step (their chains
 // interleaved; see vec_pack.hpp), float32 and raw / float64: set per target by the
 // vector layer.
-#ifndef REPARAM_NORMAL_F32_GROUPS
-#define REPARAM_NORMAL_F32_GROUPS 1
+#ifndef REPARAM_FILL_GROUPS_F32
+#define REPARAM_FILL_GROUPS_F32 1
 #endif
-#ifndef REPARAM_NORMAL_F64_GROUPS
-#define REPARAM_NORMAL_F64_GROUPS 1
+#ifndef REPARAM_FILL_GROUPS_F64
+#define REPARAM_FILL_GROUPS_F64 1
 #endif
 
 template <int N>
@@ -108,7 +108,7 @@ void fill_positions(const StreamKey& sk, std::uint64_t start, std::size_t n, T* 
 }
 
 void fill_raw(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint32_t* out) {
-  fill_positions<4, REPARAM_NORMAL_F32_GROUPS>(sk, start, n, out, [&](auto groups, Counter128 c, std::uint32_t* dst) {
+  fill_positions<4, REPARAM_FILL_GROUPS_F32>(sk, start, n, out, [&](auto groups, Counter128 c, std::uint32_t* dst) {
     constexpr int G = decltype(groups)::value;
     const Words4<G> b = philox_lanes<G>(c, sk.key);
     for_each_member<G>([&](auto g_) {
@@ -119,7 +119,7 @@ void fill_raw(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint
 }
 
 void fill_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  fill_positions<4, REPARAM_NORMAL_F32_GROUPS>(sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
+  fill_positions<4, REPARAM_FILL_GROUPS_F32>(sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
     constexpr int G = decltype(groups)::value;
     const Words4<G> b = philox_lanes<G>(c, sk.key);
     const auto r01 = radius_f32(b.w[0]);
@@ -129,14 +129,14 @@ void fill_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, fl
     cos_sin_f32(b.w[3], c23, s23);
     const auto z0 = mul(r01, c01), z1 = mul(r01, s01), z2 = mul(r23, c23), z3 = mul(r23, s23);
     for_each_member<G>([&](auto g_) {
- constexpr int g = decltype(g_)::value;
+      constexpr int g = decltype(g_)::value;
       store_interleave4(dst + g * 4 * kLanes32, at<g>(z0), at<g>(z1), at<g>(z2), at<g>(z3));
     });
   });
 }
 
 void fill_uniform_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  fill_positions<4, REPARAM_NORMAL_F32_GROUPS>(sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
+  fill_positions<4, REPARAM_FILL_GROUPS_F32>(sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
     constexpr int G = decltype(groups)::value;
     const Words4<G> b = philox_lanes<G>(c, sk.key);
     const F32 scale = set1_f32(0x1p-24f);
@@ -161,7 +161,7 @@ REPARAM_INLINE auto halves_mask(PackIdx<I...>, const M& m) {
 }
 
 void fill_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  fill_positions<2, REPARAM_NORMAL_F64_GROUPS>(sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
+  fill_positions<2, REPARAM_FILL_GROUPS_F64>(sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
     constexpr int G = decltype(groups)::value;
     using H = typename MakePackIdx<2 * G>::type;  // lower and upper halves of each group
     const Words4<G> b = philox_lanes<G>(c, sk.key);
@@ -177,7 +177,9 @@ void fill_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, do
                 halves_mask(H{}, aw.swap), halves_mask(H{}, aw.flip), cs, sn);
     const auto zc = mul(r, cs), zs = mul(r, sn);
     for_each_member<2 * G>([&](auto h_) {
- constexpr int h = decltype(h_)::value; store_interleave2(dst + h * kLanes64 * 2, at<h>(zc), at<h>(zs)); });
+      constexpr int h = decltype(h_)::value;
+      store_interleave2(dst + h * kLanes64 * 2, at<h>(zc), at<h>(zs));
+    });
   });
 }
 
@@ -189,7 +191,7 @@ REPARAM_INLINE auto uniform53(U lo, U hi) {
 }
 
 void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  fill_positions<2, REPARAM_NORMAL_F64_GROUPS>(sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
+  fill_positions<2, REPARAM_FILL_GROUPS_F64>(sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
     constexpr int G = decltype(groups)::value;
     const Words4<G> b = philox_lanes<G>(c, sk.key);
     const auto a_lo = uniform53<false>(b.w[0], b.w[1]), b_lo = uniform53<false>(b.w[2], b.w[3]);

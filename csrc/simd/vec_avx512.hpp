@@ -11,10 +11,10 @@ inline constexpr std::size_t kLanes32 = 16;
 inline constexpr std::size_t kLanes64 = 8;
 inline constexpr const char* kTargetName = "avx512";
 
-// Vectors per step in the normal fills and the sigma kernels (vec_pack.hpp): enough
+// Groups per step in the fills and vectors per step in the sigma kernels (vec_pack.hpp): enough
 // independent chains to keep the pipes busy without spilling 32 registers.
-#define REPARAM_NORMAL_F32_GROUPS 4
-#define REPARAM_NORMAL_F64_GROUPS 3
+#define REPARAM_FILL_GROUPS_F32 4
+#define REPARAM_FILL_GROUPS_F64 3
 #define REPARAM_SIGMA_PACK 8
 
 struct U32 { __m512i v; };

@@ -12,9 +12,10 @@ inline constexpr std::size_t kLanes32 = 4;
 inline constexpr std::size_t kLanes64 = 2;
 inline constexpr const char* kTargetName = "neon";
 
-// Vectors per step in the normal fills and the sigma kernels (vec_pack.hpp): a moderate choice for 32 registers; not timed (no AArch64 hardware here).
-#define REPARAM_NORMAL_F32_GROUPS 2
-#define REPARAM_NORMAL_F64_GROUPS 2
+// Groups per step in the fills and vectors per step in the sigma kernels (vec_pack.hpp):
+// a moderate choice for 32 registers; not timed (no AArch64 hardware here).
+#define REPARAM_FILL_GROUPS_F32 2
+#define REPARAM_FILL_GROUPS_F64 2
 #define REPARAM_SIGMA_PACK 4
 
 struct U32 { uint32x4_t v; };

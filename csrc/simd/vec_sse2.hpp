@@ -11,9 +11,10 @@ inline constexpr std::size_t kLanes32 = 4;
 inline constexpr std::size_t kLanes64 = 2;
 inline constexpr const char* kTargetName = "sse2";
 
-// Vectors per step in the normal fills and the sigma kernels (vec_pack.hpp): measured best on Zen 5.
-#define REPARAM_NORMAL_F32_GROUPS 3
-#define REPARAM_NORMAL_F64_GROUPS 3
+// Groups per step in the fills and vectors per step in the sigma kernels (vec_pack.hpp):
+// measured best on Zen 5.
+#define REPARAM_FILL_GROUPS_F32 3
+#define REPARAM_FILL_GROUPS_F64 3
 #define REPARAM_SIGMA_PACK 8
 
 struct U32 { __m128i v; };
