@@ -9,14 +9,14 @@
 // Which raw parameter gives sigma (values match reparam._core.PARAM_*).
 enum ParamKind : int { kScale = 0, kVar = 1, kLogvar = 2, kLogstd = 3, kSoftplus = 4 };
 
-template <int Kind>
-inline F64 sigma_from(F64 p) {
+template <int Kind, class V>
+REPARAM_INLINE V sigma_from(V p) {
   if constexpr (Kind == kScale) return p;
   if constexpr (Kind == kVar) return sqrt(p);
   if constexpr (Kind == kLogvar) return exp_f64(mul(p, set1_f64(0.5)));
   if constexpr (Kind == kLogstd) return exp_f64(p);
   if constexpr (Kind == kSoftplus) {
-    F64 hi, lo;
+    V hi, lo;
     softplus_f64_parts(p, hi, lo);
     return hi;
   }
@@ -24,17 +24,17 @@ inline F64 sigma_from(F64 p) {
 
 // sigma = (hi + lo) * s with s a power of two and |hi| in [2**-600, 2**600] (or 0, inf,
 // NaN), so that hi * eps can be split exactly; hi * s is exactly sigma_from<Kind>.
-template <int Kind>
-inline void sigma_parts(F64 p, F64& hi, F64& lo, F64& s) {
+template <int Kind, class V>
+REPARAM_INLINE void sigma_parts(V p, V& hi, V& lo, V& s) {
   if constexpr (Kind == kLogvar || Kind == kLogstd) {
     exp_f64_parts(Kind == kLogvar ? mul(p, set1_f64(0.5)) : p, hi, lo, s);
   } else {
-    F64 sigma, rest = set1_f64(0.0);
+    V sigma, rest = lift<V>(set1_f64(0.0));
     if constexpr (Kind == kSoftplus) softplus_f64_parts(p, sigma, rest); else sigma = sigma_from<Kind>(p);
-    const F64 a = abs(sigma);
-    const M64 big = gt(a, set1_f64(0x1p600));
-    const M64 small = gt(set1_f64(0x1p-600), a);
-    const F64 f = select(big, set1_f64(0x1p-600), select(small, set1_f64(0x1p600), set1_f64(1.0)));
+    const V a = abs(sigma);
+    const auto big = gt(a, set1_f64(0x1p600));
+    const auto small = gt(set1_f64(0x1p-600), a);
+    const V f = select(big, set1_f64(0x1p-600), select(small, set1_f64(0x1p600), set1_f64(1.0)));
     hi = mul(sigma, f);
     lo = mul(rest, f);
     s = select(big, set1_f64(0x1p600), select(small, set1_f64(0x1p-600), set1_f64(1.0)));
@@ -43,7 +43,7 @@ inline void sigma_parts(F64 p, F64& hi, F64& lo, F64& s) {
 
 // a * b = hi + lo exactly (Dekker; no FMA, so every target gives the same bits), for
 // |a|, |b| < 2**995 and products away from the subnormal range.
-inline void two_prod(F64 a, F64 b, F64& hi, F64& lo) {
+REPARAM_INLINE void two_prod(F64 a, F64 b, F64& hi, F64& lo) {
   const F64 c = set1_f64(134217729.0);  // 2**27 + 1
   hi = mul(a, b);
   F64 t = mul(c, a);
@@ -58,7 +58,7 @@ inline void two_prod(F64 a, F64 b, F64& hi, F64& lo) {
 // l + (hi + lo)*s rounded (nearly) once: TwoSum(l, hi*s) and the two error terms added.
 // Where hi*s or lo*s is not finite (inf or NaN sigma, an overflowing product) it is the
 // plain l + hi*s, as before.
-inline F64 fused_sum(F64 l, F64 hs, F64 ls, F64 plain) {
+REPARAM_INLINE F64 fused_sum(F64 l, F64 hs, F64 ls, F64 plain) {
   const F64 z = add(l, hs);
   const F64 bp = sub(z, l);
   const F64 err = add(sub(l, sub(z, bp)), sub(hs, bp));
@@ -87,11 +87,45 @@ inline void store_from_f64(T* p, F64 v) {  // the outputs of the affine and sigm
   if constexpr (sizeof(T) == 4) store_f64_as_f32(p, v); else store(p, v);
 }
 
+// How many vectors the sigma kernels compute per step (their chains interleaved).
+#ifndef REPARAM_SIGMA_PACK
+#define REPARAM_SIGMA_PACK 1
+#endif
+constexpr int kSigmaPack = REPARAM_SIGMA_PACK;
+
+// N consecutive vectors from p as float64 (a Pack for N > 1).
+template <int N, class T>
+REPARAM_INLINE VecN<F64, N> load_members(const T* p) {
+  return make_members<F64, N>([&](int g) { return load_as_f64(p + g * kLanes64); });
+}
+
 inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
   fill_normal_f32(sk, start, n, out);
 }
 inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
   fill_normal_f64(sk, start, n, out);
+}
+
+// z = loc + sigma * eps and loc - sigma * eps for one vector of an affine_normal tile.
+template <class T>
+REPARAM_INLINE void affine_z(const T* eps, const double* mean, const double* sigma, const double* sig_lo,
+                             const double* sig_s, F64& zp, F64& zm) {
+  const F64 e = load_as_f64(eps);
+  const F64 l = load(mean);
+  if constexpr (sizeof(T) == 4) {  // the one rounding to float32 dominates: as before
+    const F64 se = mul(load(sigma), e);
+    zp = add(l, se);
+    zm = sub(l, se);
+  } else {  // float64: the exact product sigma * eps, then (nearly) one rounding
+    const F64 sc = load(sig_s);
+    F64 ph, pl;
+    two_prod(load(sigma), e, ph, pl);
+    pl = add(pl, mul(load(sig_lo), e));
+    const F64 hs = mul(ph, sc), ls = mul(pl, sc);
+    const M64 all = gt(set1_f64(1.0), set1_f64(0.0));
+    zp = fused_sum(l, hs, ls, add(l, mul(mul(load(sigma), e), sc)));
+    zm = fused_sum(l, negate_if(all, hs), negate_if(all, ls), sub(l, mul(mul(load(sigma), e), sc)));
+  }
 }
 
 // Rows [r0, r1) and columns [c0, c1) (c1 - c0 <= kAffineTile) of the (rows, batch)
@@ -100,13 +134,50 @@ inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_
 // out[i + mirror] = loc - sigma * eps as well (i the flat index).
 constexpr std::size_t kAffineTile = 1024;
 
+// One row of a float32 tile, whole steps of kSigmaPack vectors: sigma, eps and z in one
+// pass, sigma kept in registers (the same operations as the table path below). Returns
+// how many of the width columns it did.
+template <int Kind>
+std::size_t affine_row_f32(const StreamKey& sk, std::uint64_t pos, std::size_t width, const float* loc,
+                           const float* param, float* out, std::size_t mirror) {
+  constexpr std::size_t kStep = kSigmaPack * kLanes64;
+  const std::size_t done = width / kStep * kStep;  // width <= kAffineTile
+  if (done == 0) return 0;
+  alignas(64) float eps[kAffineTile];
+  fill_normal_any(sk, pos, done, eps);
+  auto run = [&](auto with_mirror) {
+    for (std::size_t j = 0; j < done; j += kStep) {
+      const auto sg = sigma_from<Kind>(load_members<kSigmaPack>(param + j));
+      for_each_member<kSigmaPack>([&](auto g_) {
+        constexpr int g = decltype(g_)::value;
+        const std::size_t q = j + g * kLanes64;
+        const F64 se = mul(at<g>(sg), load_as_f64(eps + q));
+        const F64 l = load_as_f64(loc + q);
+        store_from_f64(out + q, add(l, se));
+        if constexpr (decltype(with_mirror)::value) store_from_f64(out + q + mirror, sub(l, se));
+      });
+    }
+  };
+  if (mirror) run(std::true_type{}); else run(std::false_type{});
+  return done;
+}
+
 template <int Kind, class T>
 void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1, std::size_t c0,
                    std::size_t c1, std::size_t batch, const T* loc, const T* param, T* out, std::size_t mirror) {
-  const std::size_t width = c1 - c0;
   // A narrow batch spanning all columns: take several rows per step (they are
   // contiguous), with sigma and loc repeated, so each step still fills ~1024 values.
-  const std::size_t reps = (c0 == 0 && c1 == batch) ? std::max<std::size_t>(1, kAffineTile / width) : 1;
+  std::size_t reps = (c0 == 0 && c1 == batch) ? std::max<std::size_t>(1, kAffineTile / (c1 - c0)) : 1;
+  if constexpr (sizeof(T) == 4) {
+    if (reps == 1 && r1 - r0 == 1) {  // sigma used once: no sigma table (the rest below)
+      const std::size_t i = r0 * batch + c0;
+      const std::size_t done = affine_row_f32<Kind>(sk, start + i, c1 - c0, loc + c0, param + c0, out + i, mirror);
+      if (done == c1 - c0) return;
+      c0 += done;
+      reps = 1;
+    }
+  }
+  const std::size_t width = c1 - c0;
   const std::size_t span = reps * width;
   const std::size_t padded = (span + kLanes64 - 1) / kLanes64 * kLanes64;
   alignas(64) double sigma[kAffineTile + kLanes64];
@@ -115,8 +186,35 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
   alignas(64) double mean[kAffineTile + kLanes64];
   alignas(64) T eps[kAffineTile + kLanes64];
   {
+    std::size_t j = 0;
+    if (reps == 1) {  // whole vectors of one row, kSigmaPack at a time (chains interleaved)
+      for (; j + kSigmaPack * kLanes64 <= span; j += kSigmaPack * kLanes64) {
+        const auto p = load_members<kSigmaPack>(param + c0 + j);
+        const auto l = load_members<kSigmaPack>(loc + c0 + j);
+        if constexpr (sizeof(T) == 4) {
+          const auto sg = sigma_from<Kind>(p);
+          for_each_member<kSigmaPack>([&](auto g_) {
+            constexpr int g = decltype(g_)::value;
+            store(sigma + j + g * kLanes64, at<g>(sg));
+          });
+        } else {
+          std::remove_const_t<decltype(p)> hi, lo, sc;
+          sigma_parts<Kind>(p, hi, lo, sc);
+          for_each_member<kSigmaPack>([&](auto g_) {
+            constexpr int g = decltype(g_)::value;
+            store(sigma + j + g * kLanes64, at<g>(hi));
+            store(sig_lo + j + g * kLanes64, at<g>(lo));
+            store(sig_s + j + g * kLanes64, at<g>(sc));
+          });
+        }
+        for_each_member<kSigmaPack>([&](auto g_) {
+          constexpr int g = decltype(g_)::value;
+          store(mean + j + g * kLanes64, at<g>(l));
+        });
+      }
+    }
     alignas(64) T lt[kLanes64], pt[kLanes64];
-    for (std::size_t j = 0; j < padded; j += kLanes64) {
+    for (; j < padded; j += kLanes64) {
       const T* lsrc = loc + c0 + j;  // whole vectors of one row are read in place
       const T* psrc = param + c0 + j;
       if (reps > 1 || j + kLanes64 > span) {  // repeated rows, or the padded last vector
@@ -147,34 +245,24 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
     fill_normal_any(sk, start + i, seg, eps);
     for (std::size_t q = seg; q < padded; ++q) eps[q] = T(0);
     const std::size_t full = seg - seg % kLanes64;
-    for (std::size_t j = 0; j < seg; j += kLanes64) {
-      const F64 e = load_as_f64(eps + j);
-      const F64 l = load(mean + j);
-      F64 zp, zm;
-      if constexpr (sizeof(T) == 4) {  // the one rounding to float32 dominates: as before
-        const F64 se = mul(load(sigma + j), e);
-        zp = add(l, se);
-        zm = sub(l, se);
-      } else {  // float64: the exact product sigma * eps, then (nearly) one rounding
-        const F64 sc = load(sig_s + j);
-        F64 ph, pl;
-        two_prod(load(sigma + j), e, ph, pl);
-        pl = add(pl, mul(load(sig_lo + j), e));
-        const F64 hs = mul(ph, sc), ls = mul(pl, sc);
-        const M64 all = gt(set1_f64(1.0), set1_f64(0.0));
-        zp = fused_sum(l, hs, ls, add(l, mul(mul(load(sigma + j), e), sc)));
-        zm = fused_sum(l, negate_if(all, hs), negate_if(all, ls), sub(l, mul(mul(load(sigma + j), e), sc)));
-      }
-      if (j < full) {
+    // whole vectors; the mirror test hoisted (without it, zm is never computed)
+    auto whole = [&](auto with_mirror) {
+      for (std::size_t j = 0; j < full; j += kLanes64) {
+        F64 zp, zm;
+        affine_z(eps + j, mean + j, sigma + j, sig_lo + j, sig_s + j, zp, zm);
         store_from_f64(out + i + j, zp);
-        if (mirror) store_from_f64(out + i + j + mirror, zm);
-      } else {  // the last few values go through a padded copy
-        alignas(64) T zt[kLanes64], mt[kLanes64];
-        store_from_f64(zt, zp);
-        store_from_f64(mt, zm);
-        std::memcpy(out + i + j, zt, (seg - j) * sizeof(T));
-        if (mirror) std::memcpy(out + i + j + mirror, mt, (seg - j) * sizeof(T));
+        if constexpr (decltype(with_mirror)::value) store_from_f64(out + i + j + mirror, zm);
       }
+    };
+    if (mirror) whole(std::true_type{}); else whole(std::false_type{});
+    if (full < seg) {  // the last few values go through a padded copy
+      F64 zp, zm;
+      affine_z(eps + full, mean + full, sigma + full, sig_lo + full, sig_s + full, zp, zm);
+      alignas(64) T zt[kLanes64], mt[kLanes64];
+      store_from_f64(zt, zp);
+      store_from_f64(mt, zm);
+      std::memcpy(out + i + full, zt, (seg - full) * sizeof(T));
+      if (mirror) std::memcpy(out + i + full + mirror, mt, (seg - full) * sizeof(T));
     }
   }
 }
@@ -204,27 +292,32 @@ void affine_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t r0,
 }
 
 // sigma itself, for the Python layer's closed forms and for tests: out[i] = sigma(param[i]).
-template <class T>
-void sigma_values(const T* param, int kind, std::size_t n, T* out) {
+template <int Kind, class T>
+void sigma_values_of(const T* param, std::size_t n, T* out) {
   std::size_t j = 0;
-  auto one = [&](const T* src, T* dst) {
-    const F64 p = load_as_f64(src);
-    F64 s;
-    switch (kind) {
-      case kScale: s = sigma_from<kScale>(p); break;
-      case kVar: s = sigma_from<kVar>(p); break;
-      case kLogvar: s = sigma_from<kLogvar>(p); break;
-      case kLogstd: s = sigma_from<kLogstd>(p); break;
-      default: s = sigma_from<kSoftplus>(p); break;
-    }
-    store_from_f64(dst, s);
-  };
-  for (; j + kLanes64 <= n; j += kLanes64) one(param + j, out + j);
+  for (; j + kSigmaPack * kLanes64 <= n; j += kSigmaPack * kLanes64) {
+    const auto s = sigma_from<Kind>(load_members<kSigmaPack>(param + j));
+    for_each_member<kSigmaPack>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      store_from_f64(out + j + g * kLanes64, at<g>(s));
+    });
+  }
+  for (; j + kLanes64 <= n; j += kLanes64) store_from_f64(out + j, sigma_from<Kind>(load_as_f64(param + j)));
   if (j < n) {
     alignas(64) T pt[kLanes64] = {}, st[kLanes64];
     std::memcpy(pt, param + j, (n - j) * sizeof(T));
-    one(pt, st);
+    store_from_f64(st, sigma_from<Kind>(load_as_f64(pt)));
     std::memcpy(out + j, st, (n - j) * sizeof(T));
+  }
+}
+template <class T>
+void sigma_values(const T* param, int kind, std::size_t n, T* out) {
+  switch (kind) {
+    case kScale: return sigma_values_of<kScale>(param, n, out);
+    case kVar: return sigma_values_of<kVar>(param, n, out);
+    case kLogvar: return sigma_values_of<kLogvar>(param, n, out);
+    case kLogstd: return sigma_values_of<kLogstd>(param, n, out);
+    default: return sigma_values_of<kSoftplus>(param, n, out);
   }
 }
 void sigma_f32(const float* p, int kind, std::size_t n, float* out) { sigma_values(p, kind, n, out); }

@@ -62,11 +62,25 @@ namespace REPARAM_NS {
 
 namespace {
 
-// Calls compute(first_block_counter, dst) for consecutive groups of kLanes32 blocks,
-// each yielding PerBlock * kLanes32 values, and keeps positions [start, start + n).
-// Partial groups at either end go through a small buffer; values depend only on their
-// position, never on where a group starts.
-template <int PerBlock, class T, class Compute>
+// How many groups of kLanes32 blocks the fills compute per step (their chains
+// interleaved; see vec_pack.hpp), float32 and raw / float64: set per target by the
+// vector layer.
+#ifndef REPARAM_FILL_GROUPS_F32
+#define REPARAM_FILL_GROUPS_F32 1
+#endif
+#ifndef REPARAM_FILL_GROUPS_F64
+#define REPARAM_FILL_GROUPS_F64 1
+#endif
+
+template <int N>
+using Groups = std::integral_constant<int, N>;
+
+// Calls compute(Groups<G>, first_block_counter, dst) for consecutive runs of G groups of
+// kLanes32 blocks, each group yielding PerBlock * kLanes32 values, and keeps positions
+// [start, start + n): G = Wide while whole runs fit, else 1. Partial groups at either
+// end go through a small buffer; values depend only on their position, never on where
+// a group starts.
+template <int PerBlock, int Wide, class T, class Compute>
 void fill_positions(const StreamKey& sk, std::uint64_t start, std::size_t n, T* out, Compute compute) {
   constexpr std::size_t kGroup = PerBlock * kLanes32;
   std::uint64_t block = start / PerBlock;
@@ -75,11 +89,19 @@ void fill_positions(const StreamKey& sk, std::uint64_t start, std::size_t n, T* 
   alignas(64) T buffer[kGroup];
   while (done < n) {
     const Counter128 c = counter_add(sk.ctr, block);
+    if constexpr (Wide > 1) {
+      if (skip == 0 && n - done >= Wide * kGroup) {
+        compute(Groups<Wide>{}, c, out + done);
+        done += Wide * kGroup;
+        block += Wide * kLanes32;
+        continue;
+      }
+    }
     if (skip == 0 && n - done >= kGroup) {
-      compute(c, out + done);
+      compute(Groups<1>{}, c, out + done);
       done += kGroup;
     } else {
-      compute(c, buffer);
+      compute(Groups<1>{}, c, buffer);
       const std::size_t take = std::min(kGroup - skip, n - done);
       std::memcpy(out + done, buffer + skip, take * sizeof(T));
       done += take;
@@ -90,66 +112,99 @@ void fill_positions(const StreamKey& sk, std::uint64_t start, std::size_t n, T* 
 }
 
 void fill_raw(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint32_t* out) {
-  fill_positions<4>(sk, start, n, out, [&](Counter128 c, std::uint32_t* dst) {
-    const Words4 b = philox_lanes(c, sk.key);
-    store_interleave4(dst, b.w[0], b.w[1], b.w[2], b.w[3]);
+  fill_positions<4, REPARAM_FILL_GROUPS_F32>(sk, start, n, out, [&](auto groups, Counter128 c, std::uint32_t* dst) {
+    constexpr int G = decltype(groups)::value;
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
+    for_each_member<G>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      store_interleave4(dst + g * 4 * kLanes32, at<g>(b.w[0]), at<g>(b.w[1]), at<g>(b.w[2]), at<g>(b.w[3]));
+    });
   });
 }
 
 void fill_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  fill_positions<4>(sk, start, n, out, [&](Counter128 c, float* dst) {
-    const Words4 b = philox_lanes(c, sk.key);
-    const F32 r01 = radius_f32(b.w[0]);
-    const F32 r23 = radius_f32(b.w[2]);
-    F32 c01, s01, c23, s23;
+  fill_positions<4, REPARAM_FILL_GROUPS_F32>(sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
+    constexpr int G = decltype(groups)::value;
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
+    const auto r01 = radius_f32(b.w[0]);
+    const auto r23 = radius_f32(b.w[2]);
+    std::remove_const_t<decltype(r01)> c01, s01, c23, s23;
     cos_sin_f32(b.w[1], c01, s01);
     cos_sin_f32(b.w[3], c23, s23);
-    store_interleave4(dst, mul(r01, c01), mul(r01, s01), mul(r23, c23), mul(r23, s23));
+    const auto z0 = mul(r01, c01), z1 = mul(r01, s01), z2 = mul(r23, c23), z3 = mul(r23, s23);
+    for_each_member<G>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      store_interleave4(dst + g * 4 * kLanes32, at<g>(z0), at<g>(z1), at<g>(z2), at<g>(z3));
+    });
   });
 }
 
 void fill_uniform_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  fill_positions<4>(sk, start, n, out, [&](Counter128 c, float* dst) {
-    const Words4 b = philox_lanes(c, sk.key);
+  fill_positions<4, REPARAM_FILL_GROUPS_F32>(sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
+    constexpr int G = decltype(groups)::value;
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
     const F32 scale = set1_f32(0x1p-24f);
-    store_interleave4(dst, mul(to_f32(srl<8>(b.w[0])), scale), mul(to_f32(srl<8>(b.w[1])), scale),
-                      mul(to_f32(srl<8>(b.w[2])), scale), mul(to_f32(srl<8>(b.w[3])), scale));
+    const auto u0 = mul(to_f32(srl<8>(b.w[0])), scale), u1 = mul(to_f32(srl<8>(b.w[1])), scale);
+    const auto u2 = mul(to_f32(srl<8>(b.w[2])), scale), u3 = mul(to_f32(srl<8>(b.w[3])), scale);
+    for_each_member<G>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      store_interleave4(dst + g * 4 * kLanes32, at<g>(u0), at<g>(u1), at<g>(u2), at<g>(u3));
+    });
   });
 }
 
-template <bool Upper>
-inline void normal_pair_f64(const Words4& b, U32 vlo, U32 vhi, M32 upper, double* dst) {
-  const F64 r = radius_f64<Upper>(vlo, vhi, upper);
-  F64 cs, sn;
-  cos_sin_f64<Upper>(b.w[3], b.w[2], cs, sn);
-  store_interleave2(dst, mul(r, cs), mul(r, sn));
+// Members 2g and 2g + 1 of the result are the lower and upper halves of member g of u
+// (as doubles, or as 64-bit lane masks), so that both halves share the interleaving.
+template <class U, int... I>
+REPARAM_INLINE auto halves_f64(PackIdx<I...>, const U& u) {
+  return Pack<F64, int(sizeof...(I))>{{(I % 2 ? to_f64_hi(at<I / 2>(u)) : to_f64_lo(at<I / 2>(u)))...}};
+}
+template <class M, int... I>
+REPARAM_INLINE auto halves_mask(PackIdx<I...>, const M& m) {
+  return Pack<M64, int(sizeof...(I))>{{(I % 2 ? mask_hi(at<I / 2>(m)) : mask_lo(at<I / 2>(m)))...}};
 }
 
 void fill_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  fill_positions<2>(sk, start, n, out, [&](Counter128 c, double* dst) {
-    const Words4 b = philox_lanes(c, sk.key);
+  fill_positions<2, REPARAM_FILL_GROUPS_F64>(sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
+    constexpr int G = decltype(groups)::value;
+    using H = typename MakePackIdx<2 * G>::type;  // lower and upper halves of each group
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
     // u1 from words 0 (low) and 1 (high); for u1 >= 1/2 use 2**64 - t, formed exactly
-    const U32 t = bor(b.w[0], set1_u32(1));
-    const M32 upper = top_bit(b.w[1]);
-    const U32 vlo = select(upper, sub(set1_u32(0), t), t);
-    const U32 vhi = select(upper, bxor(b.w[1], set1_u32(0xFFFFFFFFu)), b.w[1]);
-    normal_pair_f64<false>(b, vlo, vhi, upper, dst);
-    normal_pair_f64<true>(b, vlo, vhi, upper, dst + kLanes32);
+    const auto t = bor(b.w[0], set1_u32(1));
+    const auto upper = top_bit(b.w[1]);
+    const auto vlo = select(upper, sub(set1_u32(0), t), t);
+    const auto vhi = select(upper, bxor(b.w[1], set1_u32(0xFFFFFFFFu)), b.w[1]);
+    const auto r = radius_f64(halves_f64(H{}, vlo), halves_f64(H{}, vhi), halves_mask(H{}, upper));
+    const auto aw = angle_words(b.w[3], b.w[2]);
+    std::remove_const_t<decltype(r)> cs, sn;
+    cos_sin_f64(halves_f64(H{}, aw.top), halves_f64(H{}, aw.bottom), halves_mask(H{}, aw.odd),
+                halves_mask(H{}, aw.swap), halves_mask(H{}, aw.flip), cs, sn);
+    const auto zc = mul(r, cs), zs = mul(r, sn);
+    for_each_member<2 * G>([&](auto h_) {
+      constexpr int h = decltype(h_)::value;
+      store_interleave2(dst + h * kLanes64 * 2, at<h>(zc), at<h>(zs));
+    });
   });
 }
 
-template <bool Upper>
-inline F64 uniform53(U32 lo, U32 hi) {
-  const F64 dhi = Upper ? to_f64_hi(hi) : to_f64_lo(hi);
-  const F64 dlo = Upper ? to_f64_hi(srl<11>(lo)) : to_f64_lo(srl<11>(lo));
+template <bool Upper, class U>
+REPARAM_INLINE auto uniform53(U lo, U hi) {
+  const auto dhi = Upper ? to_f64_hi(hi) : to_f64_lo(hi);
+  const auto dlo = Upper ? to_f64_hi(srl<11>(lo)) : to_f64_lo(srl<11>(lo));
   return mul(add(mul(dhi, set1_f64(0x1p21)), dlo), set1_f64(0x1p-53));
 }
 
 void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  fill_positions<2>(sk, start, n, out, [&](Counter128 c, double* dst) {
-    const Words4 b = philox_lanes(c, sk.key);
-    store_interleave2(dst, uniform53<false>(b.w[0], b.w[1]), uniform53<false>(b.w[2], b.w[3]));
-    store_interleave2(dst + kLanes32, uniform53<true>(b.w[0], b.w[1]), uniform53<true>(b.w[2], b.w[3]));
+  fill_positions<2, REPARAM_FILL_GROUPS_F64>(sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
+    constexpr int G = decltype(groups)::value;
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
+    const auto a_lo = uniform53<false>(b.w[0], b.w[1]), b_lo = uniform53<false>(b.w[2], b.w[3]);
+    const auto a_hi = uniform53<true>(b.w[0], b.w[1]), b_hi = uniform53<true>(b.w[2], b.w[3]);
+    for_each_member<G>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      store_interleave2(dst + g * 2 * kLanes32, at<g>(a_lo), at<g>(b_lo));
+      store_interleave2(dst + g * 2 * kLanes32 + kLanes32, at<g>(a_hi), at<g>(b_hi));
+    });
   });
 }
 

@@ -12,6 +12,12 @@ inline constexpr std::size_t kLanes32 = 8;
 inline constexpr std::size_t kLanes64 = 4;
 inline constexpr const char* kTargetName = "avx2";
 
+// Groups per step in the fills and vectors per step in the sigma kernels (vec_pack.hpp):
+// measured best on Zen 5; some spilling of the 16 registers costs less than idle pipes.
+#define REPARAM_FILL_GROUPS_F32 3
+#define REPARAM_FILL_GROUPS_F64 3
+#define REPARAM_SIGMA_PACK 8
+
 struct U32 { __m256i v; };
 struct F32 { __m256 v; };
 struct M32 { __m256i v; };
@@ -95,6 +101,7 @@ inline F64 mul(F64 a, F64 b) { return {_mm256_mul_pd(a.v, b.v)}; }
 inline F64 div(F64 a, F64 b) { return {_mm256_div_pd(a.v, b.v)}; }
 inline F64 sqrt(F64 a) { return {_mm256_sqrt_pd(a.v)}; }
 inline M64 gt(F64 a, F64 b) { return {_mm256_castpd_si256(_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ))}; }
+inline bool all_lanes(M64 m) { return _mm256_movemask_pd(_mm256_castsi256_pd(m.v)) == 0xF; }
 inline F64 select(M64 m, F64 a, F64 b) { return {_mm256_blendv_pd(b.v, a.v, _mm256_castsi256_pd(m.v))}; }
 inline F64 negate_if(M64 m, F64 a) {
   return {_mm256_xor_pd(a.v, _mm256_castsi256_pd(_mm256_and_si256(
@@ -115,4 +122,7 @@ inline void store_f64_as_f32(float* p, F64 a) { _mm_storeu_ps(p, _mm256_cvtpd_ps
 inline U64 add64(U64 a, U64 b) { return {_mm256_add_epi64(a.v, b.v)}; }
 inline U64 sub64(U64 a, U64 b) { return {_mm256_sub_epi64(a.v, b.v)}; }
 template <int K> inline U64 sll64(U64 a) { return {_mm256_slli_epi64(a.v, K)}; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b), as MAXPD/MINPD define them.
+inline F64 max_gt(F64 a, F64 b) { return {_mm256_max_pd(a.v, b.v)}; }
+inline F64 min_lt(F64 a, F64 b) { return {_mm256_min_pd(a.v, b.v)}; }
 inline F64 abs(F64 a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v)}; }

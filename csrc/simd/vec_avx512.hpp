@@ -11,6 +11,12 @@ inline constexpr std::size_t kLanes32 = 16;
 inline constexpr std::size_t kLanes64 = 8;
 inline constexpr const char* kTargetName = "avx512";
 
+// Groups per step in the fills and vectors per step in the sigma kernels (vec_pack.hpp): enough
+// independent chains to keep the pipes busy without spilling 32 registers.
+#define REPARAM_FILL_GROUPS_F32 4
+#define REPARAM_FILL_GROUPS_F64 3
+#define REPARAM_SIGMA_PACK 8
+
 struct U32 { __m512i v; };
 struct F32 { __m512 v; };
 struct M32 { __mmask16 v; };
@@ -37,8 +43,10 @@ inline void mulhilo(U32 a, std::uint32_t m, U32& hi, U32& lo) {
   const __m512i mv = _mm512_set1_epi32(int(m));
   const __m512i even = _mm512_mul_epu32(a.v, mv);
   const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a.v, 32), mv);
-  hi.v = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
-  lo.v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  // Each product has one half in its lane already; a masked swap of 32-bit pairs
+  // moves the other in (one instruction where a shift and a blend were two).
+  hi.v = _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_CDAB);
+  lo.v = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CDAB);
 }
 inline void store(std::uint32_t* p, U32 a) { _mm512_storeu_si512(p, a.v); }
 
@@ -94,6 +102,7 @@ inline F64 mul(F64 a, F64 b) { return {_mm512_mul_pd(a.v, b.v)}; }
 inline F64 div(F64 a, F64 b) { return {_mm512_div_pd(a.v, b.v)}; }
 inline F64 sqrt(F64 a) { return {_mm512_sqrt_pd(a.v)}; }
 inline M64 gt(F64 a, F64 b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
+inline bool all_lanes(M64 m) { return m.v == 0xFF; }
 inline F64 select(M64 m, F64 a, F64 b) { return {_mm512_mask_blend_pd(m.v, b.v, a.v)}; }
 inline F64 negate_if(M64 m, F64 a) {
   return {_mm512_castsi512_pd(_mm512_mask_xor_epi64(_mm512_castpd_si512(a.v), m.v, _mm512_castpd_si512(a.v),
@@ -114,6 +123,9 @@ inline void store_f64_as_f32(float* p, F64 a) { _mm256_storeu_ps(p, _mm512_cvtpd
 inline U64 add64(U64 a, U64 b) { return {_mm512_add_epi64(a.v, b.v)}; }
 inline U64 sub64(U64 a, U64 b) { return {_mm512_sub_epi64(a.v, b.v)}; }
 template <int K> inline U64 sll64(U64 a) { return {_mm512_slli_epi64(a.v, K)}; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b), as MAXPD/MINPD define them.
+inline F64 max_gt(F64 a, F64 b) { return {_mm512_max_pd(a.v, b.v)}; }
+inline F64 min_lt(F64 a, F64 b) { return {_mm512_min_pd(a.v, b.v)}; }
 inline F64 abs(F64 a) {
   return {_mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a.v),
                                                _mm512_set1_epi64(0x7FFFFFFFFFFFFFFFll)))};

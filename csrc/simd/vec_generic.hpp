@@ -90,6 +90,7 @@ inline F64 mul(F64 a, F64 b) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] * b.v[i
 inline F64 div(F64 a, F64 b) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] / b.v[i]) return r; }
 inline F64 sqrt(F64 a) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = std::sqrt(a.v[i])) return r; }
 inline M64 gt(F64 a, F64 b) { M64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] > b.v[i]) return r; }
+inline bool all_lanes(M64 m) { bool r = true; REPARAM_VEC_LOOP64(r = r && m.v[i]) return r; }
 inline F64 select(M64 m, F64 a, F64 b) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = m.v[i] ? a.v[i] : b.v[i]) return r; }
 inline F64 negate_if(M64 m, F64 a) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = m.v[i] ? -a.v[i] : a.v[i]) return r; }
 inline void store(double* p, F64 a) { std::memcpy(p, a.v, sizeof(a.v)); }
@@ -105,6 +106,9 @@ inline void store_f64_as_f32(float* p, F64 a) { REPARAM_VEC_LOOP64(p[i] = float(
 inline U64 add64(U64 a, U64 b) { U64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] + b.v[i]) return r; }
 inline U64 sub64(U64 a, U64 b) { U64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] - b.v[i]) return r; }
 template <int K> inline U64 sll64(U64 a) { U64 r; REPARAM_VEC_LOOP64(r.v[i] = a.v[i] << K) return r; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b).
+inline F64 max_gt(F64 a, F64 b) { return select(gt(a, b), a, b); }
+inline F64 min_lt(F64 a, F64 b) { return select(gt(b, a), a, b); }
 inline F64 abs(F64 a) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = std::fabs(a.v[i])) return r; }
 
 #undef REPARAM_VEC_LOOP

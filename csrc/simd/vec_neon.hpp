@@ -12,6 +12,12 @@ inline constexpr std::size_t kLanes32 = 4;
 inline constexpr std::size_t kLanes64 = 2;
 inline constexpr const char* kTargetName = "neon";
 
+// Groups per step in the fills and vectors per step in the sigma kernels (vec_pack.hpp):
+// a moderate choice for 32 registers; not timed (no AArch64 hardware here).
+#define REPARAM_FILL_GROUPS_F32 2
+#define REPARAM_FILL_GROUPS_F64 2
+#define REPARAM_SIGMA_PACK 4
+
 struct U32 { uint32x4_t v; };
 struct F32 { float32x4_t v; };
 struct M32 { uint32x4_t v; };
@@ -86,6 +92,7 @@ inline F64 mul(F64 a, F64 b) { return {vmulq_f64(a.v, b.v)}; }
 inline F64 div(F64 a, F64 b) { return {vdivq_f64(a.v, b.v)}; }
 inline F64 sqrt(F64 a) { return {vsqrtq_f64(a.v)}; }
 inline M64 gt(F64 a, F64 b) { return {vcgtq_f64(a.v, b.v)}; }
+inline bool all_lanes(M64 m) { return (vgetq_lane_u64(m.v, 0) & vgetq_lane_u64(m.v, 1)) != 0; }
 inline F64 select(M64 m, F64 a, F64 b) { return {vbslq_f64(m.v, a.v, b.v)}; }
 inline F64 negate_if(M64 m, F64 a) {
   return {vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(a.v), vandq_u64(m.v, vdupq_n_u64(0x8000000000000000ull))))};
@@ -104,4 +111,7 @@ inline void store_f64_as_f32(float* p, F64 a) { vst1_f32(p, vcvt_f32_f64(a.v)); 
 inline U64 add64(U64 a, U64 b) { return {vaddq_u64(a.v, b.v)}; }
 inline U64 sub64(U64 a, U64 b) { return {vsubq_u64(a.v, b.v)}; }
 template <int K> inline U64 sll64(U64 a) { return {vshlq_n_u64(a.v, K)}; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b); FMAX/FMIN differ for NaN.
+inline F64 max_gt(F64 a, F64 b) { return select(gt(a, b), a, b); }
+inline F64 min_lt(F64 a, F64 b) { return select(gt(b, a), a, b); }
 inline F64 abs(F64 a) { return {vabsq_f64(a.v)}; }

@@ -11,6 +11,12 @@ inline constexpr std::size_t kLanes32 = 4;
 inline constexpr std::size_t kLanes64 = 2;
 inline constexpr const char* kTargetName = "sse2";
 
+// Groups per step in the fills and vectors per step in the sigma kernels (vec_pack.hpp):
+// measured best on Zen 5.
+#define REPARAM_FILL_GROUPS_F32 3
+#define REPARAM_FILL_GROUPS_F64 3
+#define REPARAM_SIGMA_PACK 8
+
 struct U32 { __m128i v; };
 struct F32 { __m128 v; };
 struct M32 { __m128i v; };
@@ -94,6 +100,7 @@ inline F64 mul(F64 a, F64 b) { return {_mm_mul_pd(a.v, b.v)}; }
 inline F64 div(F64 a, F64 b) { return {_mm_div_pd(a.v, b.v)}; }
 inline F64 sqrt(F64 a) { return {_mm_sqrt_pd(a.v)}; }
 inline M64 gt(F64 a, F64 b) { return {_mm_castpd_si128(_mm_cmpgt_pd(a.v, b.v))}; }
+inline bool all_lanes(M64 m) { return _mm_movemask_pd(_mm_castsi128_pd(m.v)) == 0x3; }
 inline F64 select(M64 m, F64 a, F64 b) {
   return {_mm_castsi128_pd(blend_bits(m.v, _mm_castpd_si128(a.v), _mm_castpd_si128(b.v)))};
 }
@@ -117,4 +124,7 @@ inline void store_f64_as_f32(float* p, F64 a) {
 inline U64 add64(U64 a, U64 b) { return {_mm_add_epi64(a.v, b.v)}; }
 inline U64 sub64(U64 a, U64 b) { return {_mm_sub_epi64(a.v, b.v)}; }
 template <int K> inline U64 sll64(U64 a) { return {_mm_slli_epi64(a.v, K)}; }
+// a > b ? a : b and a < b ? a : b exactly (NaN or equal: b), as MAXPD/MINPD define them.
+inline F64 max_gt(F64 a, F64 b) { return {_mm_max_pd(a.v, b.v)}; }
+inline F64 min_lt(F64 a, F64 b) { return {_mm_min_pd(a.v, b.v)}; }
 inline F64 abs(F64 a) { return {_mm_andnot_pd(_mm_set1_pd(-0.0), a.v)}; }
