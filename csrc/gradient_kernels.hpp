@@ -185,37 +185,45 @@ void reduce_f64(int mode, const StreamKey& sk, std::uint64_t start, std::size_t 
 }
 
 // dsigma/dparam of each parameterization in float64, from the parameter itself; the
-// same sigma the affine kernels use.
-template <int Kind>
-inline F64 dsigma_dparam(F64 p) {
-  if constexpr (Kind == kScale) return set1_f64(1.0);
-  if constexpr (Kind == kVar) return div(set1_f64(0.5), sigma_from<kVar>(p));
-  if constexpr (Kind == kLogvar) return mul(set1_f64(0.5), sigma_from<kLogvar>(p));
+// same sigma the affine kernels use. V: a vector or a pack of vectors.
+template <int Kind, class V>
+REPARAM_INLINE V dsigma_dparam(V p) {
+  if constexpr (Kind == kScale) return lift<V>(set1_f64(1.0));
+  if constexpr (Kind == kVar) return div(lift<V>(set1_f64(0.5)), sigma_from<kVar>(p));
+  if constexpr (Kind == kLogvar) return mul(sigma_from<kLogvar>(p), set1_f64(0.5));
   if constexpr (Kind == kLogstd) return sigma_from<kLogstd>(p);
   if constexpr (Kind == kSoftplus)  // the logistic function 1 / (1 + exp(-p))
-    return div(set1_f64(1.0), add(set1_f64(1.0), exp_f64(sub(set1_f64(0.0), p))));
+    return div(lift<V>(set1_f64(1.0)), add(exp_f64(sub(lift<V>(set1_f64(0.0)), p)), set1_f64(1.0)));
 }
 
-// Applies f(j, in_pad, out_pad) to whole vectors j = 0, kLanes64, ... of n values and
-// to the last partial vector through zero-padded copies (tail = true).
-template <class F>
-inline void over_vectors(std::size_t n, F f) {
+// dsigma/dparam for the vectors of param[0, n): kSigmaPack at a time (their chains
+// interleaved), then one at a time; calls put(j, chain) for each whole vector at j and
+// returns where the last partial vector starts (n when there is none).
+template <int Kind, class T, class Put>
+REPARAM_INLINE std::size_t chain_vectors(const T* param, std::size_t n, Put put) {
+  constexpr std::size_t kStep = kSigmaPack * kLanes64;
   std::size_t j = 0;
-  for (; j + kLanes64 <= n; j += kLanes64) f(j, false);
-  if (j < n) f(j, true);
+  for (; j + kStep <= n; j += kStep) {
+    const auto v = dsigma_dparam<Kind>(load_members<kSigmaPack>(param + j));
+    for_each_member<kSigmaPack>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      put(j + g * kLanes64, at<g>(v));
+    });
+  }
+  for (; j + kLanes64 <= n; j += kLanes64) put(j, dsigma_dparam<Kind>(load_as_f64(param + j)));
+  return j;
 }
 
 template <int Kind, class T>
 void dsigma_kind(const T* param, std::size_t n, double* out) {
-  over_vectors(n, [&](std::size_t j, bool tail) {
+  const std::size_t j = chain_vectors<Kind>(param, n, [&](std::size_t i, F64 d) { store(out + i, canonical_nan(d)); });
+  if (j < n) {  // the last few values, through zero-padded copies
     alignas(64) T pt[kLanes64] = {};
     alignas(64) double ot[kLanes64];
-    if (tail) std::memcpy(pt, param + j, (n - j) * sizeof(T));
-    const F64 d = canonical_nan(dsigma_dparam<Kind>(load_as_f64(tail ? pt : param + j)));
-    if (!tail) return store(out + j, d);
-    store(ot, d);
+    std::memcpy(pt, param + j, (n - j) * sizeof(T));
+    chain_vectors<Kind>(pt, kLanes64, [&](std::size_t, F64 d) { store(ot, canonical_nan(d)); });
     std::memcpy(out + j, ot, (n - j) * sizeof(double));
-  });
+  }
 }
 
 // The pathwise gradient from the column sums sx = sum g and sy = sum g * eps:
@@ -225,27 +233,23 @@ template <int Kind, class T>
 void pathwise_finish_kind(const double* sx, const double* sy, const T* param, double scale, std::size_t n, T* d_loc,
                           T* d_param) {
   const F64 sc = set1_f64(scale);
-  over_vectors(n, [&](std::size_t j, bool tail) {
+  auto put = [&](const double* x, const double* y, T* l, T* d, F64 chain) {
+    store_from_f64(l, mul(load(x), sc));
+    store_from_f64(d, mul(load(y), mul(chain, sc)));
+  };
+  const std::size_t j = chain_vectors<Kind>(param, n, [&](std::size_t i, F64 chain) {
+    put(sx + i, sy + i, d_loc + i, d_param + i, chain);
+  });
+  if (j < n) {  // the last few values, through zero-padded copies
     alignas(64) T pt[kLanes64] = {}, lt[kLanes64], dt[kLanes64];
     alignas(64) double xt[kLanes64] = {}, yt[kLanes64] = {};
-    if (tail) {
-      std::memcpy(pt, param + j, (n - j) * sizeof(T));
-      std::memcpy(xt, sx + j, (n - j) * sizeof(double));
-      std::memcpy(yt, sy + j, (n - j) * sizeof(double));
-    }
-    const F64 chain = dsigma_dparam<Kind>(load_as_f64(tail ? pt : param + j));
-    const F64 gl = mul(load(tail ? xt : sx + j), sc);
-    const F64 gp = mul(load(tail ? yt : sy + j), mul(chain, sc));
-    if (!tail) {
-      store_from_f64(d_loc + j, gl);
-      store_from_f64(d_param + j, gp);
-      return;
-    }
-    store_from_f64(lt, gl);
-    store_from_f64(dt, gp);
+    std::memcpy(pt, param + j, (n - j) * sizeof(T));
+    std::memcpy(xt, sx + j, (n - j) * sizeof(double));
+    std::memcpy(yt, sy + j, (n - j) * sizeof(double));
+    chain_vectors<Kind>(pt, kLanes64, [&](std::size_t, F64 chain) { put(xt, yt, lt, dt, chain); });
     std::memcpy(d_loc + j, lt, (n - j) * sizeof(T));
     std::memcpy(d_param + j, dt, (n - j) * sizeof(T));
-  });
+  }
 }
 
 template <class T>
