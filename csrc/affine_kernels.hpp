@@ -100,10 +100,10 @@ REPARAM_INLINE VecN<F64, N> load_members(const T* p) {
 }
 
 inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  fill_normal_f32(sk, start, n, out);
+  fill_normal_f32(sk, start, n, out, false);
 }
 inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  fill_normal_f64(sk, start, n, out);
+  fill_normal_f64(sk, start, n, out, false);
 }
 
 // z = loc + sigma * eps and loc - sigma * eps for one vector of an affine_normal tile.

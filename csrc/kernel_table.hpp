@@ -12,14 +12,22 @@ namespace reparam {
 
 struct KernelTable {
   const char* name;
+  // streaming: the caller's whole output is too large for the caches (see
+  // bindings/fill.hpp): whole lines are written by streaming stores where the target has
+  // them. The values never depend on it.
   // 32-bit words; position p is word p.
-  void (*fill_raw)(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint32_t* out);
+  void (*fill_raw)(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint32_t* out,
+                bool streaming);
   // float32 values; position p uses word p (normals: words 2*(p/2) and 2*(p/2)+1).
-  void (*fill_normal_f32)(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out);
-  void (*fill_uniform_f32)(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out);
+  void (*fill_normal_f32)(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out,
+                bool streaming);
+  void (*fill_uniform_f32)(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out,
+                bool streaming);
   // float64 values; position s is the 64-bit slot of words 2s and 2s+1.
-  void (*fill_normal_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out);
-  void (*fill_uniform_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out);
+  void (*fill_normal_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out,
+                bool streaming);
+  void (*fill_uniform_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out,
+                bool streaming);
   // Fused z = loc + sigma(param) * eps over rows [r0, r1) and columns [c0, c1)
   // (c1 - c0 <= 1024) of a (rows, batch) output; element (r, c) uses stream position
   // start + r * batch + c (units as above) and batch entry c; kind: 0 scale, 1 var,

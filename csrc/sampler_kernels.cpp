@@ -111,8 +111,65 @@ void fill_positions(const StreamKey& sk, std::uint64_t start, std::size_t n, T* 
   }
 }
 
-void fill_raw(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint32_t* out) {
-  fill_positions<4, REPARAM_FILL_GROUPS_F32>(sk, start, n, out, [&](auto groups, Counter128 c, std::uint32_t* dst) {
+// fill_positions for outputs too large for the caches: whole runs of Wide groups are
+// computed into an L1-resident staging buffer and go on to `out` as whole 64-byte lines
+// by streaming stores (the vector layer's stream_lines); the parts of a line at either
+// end take ordinary stores. The values are those of fill_positions, bit for bit.
+template <int PerBlock, int Wide, class T, class Compute>
+void fill_positions_streaming(const StreamKey& sk, std::uint64_t start, std::size_t n, T* out,
+                              Compute compute) {
+  constexpr std::size_t kRun = std::size_t(Wide) * PerBlock * kLanes32;  // values per compute
+  constexpr std::size_t kRuns = kRun * sizeof(T) >= 2048 ? 2 : 4096 / (kRun * sizeof(T));
+  const std::size_t head = std::min<std::size_t>(n, (PerBlock - start % PerBlock) % PerBlock);
+  const std::size_t runs = (n - head) / kRun;
+  if (!kStreamingStores || runs < 2 * kRuns || reinterpret_cast<std::uintptr_t>(out) % sizeof(T) != 0) {
+    fill_positions<PerBlock, Wide>(sk, start, n, out, compute);
+    return;
+  }
+  fill_positions<PerBlock, Wide>(sk, start, head, out, compute);
+  // kRuns runs plus the part of a line (< 64 bytes) carried over from the step before.
+  alignas(64) T stage[kRuns * kRun + 64 / sizeof(T)];
+  auto* dst = reinterpret_cast<unsigned char*>(out + head);
+  std::size_t have = (64 - reinterpret_cast<std::uintptr_t>(dst) % 64) % 64 / sizeof(T);
+  std::uint64_t block = (start + head) / PerBlock;
+  // The first step fills the lead (the values before dst's first line boundary) too.
+  std::size_t lead = have;
+  have = 0;
+  for (std::size_t r = 0; r < runs;) {
+    const std::size_t now = std::min(kRuns, runs - r);
+    for (std::size_t k = 0; k < now; ++k, block += Wide * kLanes32)
+      compute(Groups<Wide>{}, counter_add(sk.ctr, block), stage + have + k * kRun);
+    r += now;
+    have += now * kRun;
+    const auto* src = reinterpret_cast<const unsigned char*>(stage);
+    if (lead) {  // only on the first step: up to dst's first line boundary
+      std::memcpy(dst, src, lead * sizeof(T));
+      dst += lead * sizeof(T);
+      src += lead * sizeof(T);
+      have -= lead;
+      lead = 0;
+    }
+    const std::size_t lines = have * sizeof(T) / 64;
+    stream_lines(dst, src, lines);
+    dst += 64 * lines;
+    src += 64 * lines;
+    have -= 64 * lines / sizeof(T);
+    std::memmove(stage, src, have * sizeof(T));
+  }
+  std::memcpy(dst, stage, have * sizeof(T));
+  stream_fence();
+  const std::size_t done = head + runs * kRun;
+  fill_positions<PerBlock, Wide>(sk, start + done, n - done, out + done, compute);
+}
+
+template <int PerBlock, int Wide, class T, class Compute>
+void fill_with(bool streaming, const StreamKey& sk, std::uint64_t start, std::size_t n, T* out, Compute compute) {
+  if (streaming) fill_positions_streaming<PerBlock, Wide>(sk, start, n, out, compute);
+  else fill_positions<PerBlock, Wide>(sk, start, n, out, compute);
+}
+
+void fill_raw(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint32_t* out, bool streaming) {
+  fill_with<4, REPARAM_FILL_GROUPS_F32>(streaming, sk, start, n, out, [&](auto groups, Counter128 c, std::uint32_t* dst) {
     constexpr int G = decltype(groups)::value;
     const Words4<G> b = philox_lanes<G>(c, sk.key);
     for_each_member<G>([&](auto g_) {
@@ -122,8 +179,8 @@ void fill_raw(const StreamKey& sk, std::uint64_t start, std::size_t n, std::uint
   });
 }
 
-void fill_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  fill_positions<4, REPARAM_FILL_GROUPS_F32>(sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
+void fill_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out, bool streaming) {
+  fill_with<4, REPARAM_FILL_GROUPS_F32>(streaming, sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
     constexpr int G = decltype(groups)::value;
     const Words4<G> b = philox_lanes<G>(c, sk.key);
     const auto r01 = radius_f32(b.w[0]);
@@ -139,8 +196,8 @@ void fill_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, fl
   });
 }
 
-void fill_uniform_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  fill_positions<4, REPARAM_FILL_GROUPS_F32>(sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
+void fill_uniform_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out, bool streaming) {
+  fill_with<4, REPARAM_FILL_GROUPS_F32>(streaming, sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
     constexpr int G = decltype(groups)::value;
     const Words4<G> b = philox_lanes<G>(c, sk.key);
     const F32 scale = set1_f32(0x1p-24f);
@@ -164,8 +221,8 @@ REPARAM_INLINE auto halves_mask(PackIdx<I...>, const M& m) {
   return Pack<M64, int(sizeof...(I))>{{(I % 2 ? mask_hi(at<I / 2>(m)) : mask_lo(at<I / 2>(m)))...}};
 }
 
-void fill_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  fill_positions<2, REPARAM_FILL_GROUPS_F64>(sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
+void fill_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out, bool streaming) {
+  fill_with<2, REPARAM_FILL_GROUPS_F64>(streaming, sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
     constexpr int G = decltype(groups)::value;
     using H = typename MakePackIdx<2 * G>::type;  // lower and upper halves of each group
     const Words4<G> b = philox_lanes<G>(c, sk.key);
@@ -194,8 +251,8 @@ REPARAM_INLINE auto uniform53(U lo, U hi) {
   return mul(add(mul(dhi, set1_f64(0x1p21)), dlo), set1_f64(0x1p-53));
 }
 
-void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  fill_positions<2, REPARAM_FILL_GROUPS_F64>(sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
+void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out, bool streaming) {
+  fill_with<2, REPARAM_FILL_GROUPS_F64>(streaming, sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
     constexpr int G = decltype(groups)::value;
     const Words4<G> b = philox_lanes<G>(c, sk.key);
     const auto a_lo = uniform53<false>(b.w[0], b.w[1]), b_lo = uniform53<false>(b.w[2], b.w[3]);

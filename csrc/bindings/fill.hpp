@@ -20,14 +20,22 @@ enum class Kind { Normal, Uniform, Raw };
 // the GIL, and nothing could run meanwhile anyway; at and above it the GIL is released.
 constexpr std::size_t kReleaseGilAt = 256;
 
+// Outputs of this many bytes or more are written with streaming stores: they do not fit
+// in the caches of common CPUs anyway, and skipping the read of each line before its
+// write is what lets two threads scale (measured, see README "Speed").
+constexpr std::size_t kStreamingBytes = std::size_t(8) << 20;
+
 template <class T, class Fn>
 inline void run_fill(const Reservation& r, std::size_t n, T* data, Fn kernel) {
   if (n < kReleaseGilAt) {
-    kernel(r.sk, r.start, n, data);
+    kernel(r.sk, r.start, n, data, false);
     return;
   }
+  const bool streaming = n * sizeof(T) >= kStreamingBytes;
   py::gil_scoped_release nogil;  // the kernel touches only `data` and the reservation
-  parallel_ranges(n, [&](std::size_t off, std::size_t count) { kernel(r.sk, r.start + off, count, data + off); });
+  parallel_ranges(n, [&](std::size_t off, std::size_t count) {
+    kernel(r.sk, r.start + off, count, data + off, streaming);
+  });
 }
 
 // Reserve n values of T (float32 and raw words: one word each; float64: one 64-bit

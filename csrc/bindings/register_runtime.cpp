@@ -6,6 +6,7 @@
 
 #include "../dispatch.hpp"
 #include "../thread_pool.hpp"
+#include "fill.hpp"
 
 namespace reparam::bindings {
 
@@ -39,6 +40,7 @@ void register_runtime(py::module_& m) {
   m.def("available_cores", &available_cores);
   m.attr("parallel_threshold") = kParallelThreshold;
   m.attr("task_size") = kTaskSize;
+  m.attr("streaming_bytes") = kStreamingBytes;
 }
 
 }  // namespace reparam::bindings

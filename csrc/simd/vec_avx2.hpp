@@ -126,3 +126,14 @@ template <int K> inline U64 sll64(U64 a) { return {_mm256_slli_epi64(a.v, K)}; }
 inline F64 max_gt(F64 a, F64 b) { return {_mm256_max_pd(a.v, b.v)}; }
 inline F64 min_lt(F64 a, F64 b) { return {_mm256_min_pd(a.v, b.v)}; }
 inline F64 abs(F64 a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v)}; }
+
+// Streaming (non-temporal) stores of whole 64-byte lines, dst 64-byte aligned: a large
+// output skips the read of each line before its write and leaves the caches to the
+// working set. stream_fence() orders them before the kernel reports completion.
+inline constexpr bool kStreamingStores = true;
+inline void stream_lines(unsigned char* dst, const unsigned char* src, std::size_t lines) {
+  for (std::size_t i = 0; i < 2 * lines; ++i)
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(dst + 32 * i),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32 * i)));
+}
+inline void stream_fence() { _mm_sfence(); }

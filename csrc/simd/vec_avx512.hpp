@@ -130,3 +130,14 @@ inline F64 abs(F64 a) {
   return {_mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a.v),
                                                _mm512_set1_epi64(0x7FFFFFFFFFFFFFFFll)))};
 }
+
+// Streaming (non-temporal) stores of whole 64-byte lines, dst 64-byte aligned: a large
+// output skips the read of each line before its write and leaves the caches to the
+// working set. stream_fence() orders them before the kernel reports completion.
+inline constexpr bool kStreamingStores = true;
+inline void stream_lines(unsigned char* dst, const unsigned char* src, std::size_t lines) {
+  for (std::size_t i = 0; i < lines; ++i)
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + 64 * i),
+                        _mm512_loadu_si512(reinterpret_cast<const void*>(src + 64 * i)));
+}
+inline void stream_fence() { _mm_sfence(); }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 inline constexpr std::size_t kLanes32 = 4;
 inline constexpr std::size_t kLanes64 = 2;
@@ -115,3 +116,11 @@ template <int K> inline U64 sll64(U64 a) { return {vshlq_n_u64(a.v, K)}; }
 inline F64 max_gt(F64 a, F64 b) { return select(gt(a, b), a, b); }
 inline F64 min_lt(F64 a, F64 b) { return select(gt(b, a), a, b); }
 inline F64 abs(F64 a) { return {vabsq_f64(a.v)}; }
+
+// No streaming stores here (NEON intrinsics expose no non-temporal store): large
+// outputs take the ordinary stores of fill_positions.
+inline constexpr bool kStreamingStores = false;
+inline void stream_lines(unsigned char* dst, const unsigned char* src, std::size_t lines) {
+  std::memcpy(dst, src, 64 * lines);
+}
+inline void stream_fence() {}

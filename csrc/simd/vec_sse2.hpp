@@ -128,3 +128,14 @@ template <int K> inline U64 sll64(U64 a) { return {_mm_slli_epi64(a.v, K)}; }
 inline F64 max_gt(F64 a, F64 b) { return {_mm_max_pd(a.v, b.v)}; }
 inline F64 min_lt(F64 a, F64 b) { return {_mm_min_pd(a.v, b.v)}; }
 inline F64 abs(F64 a) { return {_mm_andnot_pd(_mm_set1_pd(-0.0), a.v)}; }
+
+// Streaming (non-temporal) stores of whole 64-byte lines, dst 64-byte aligned: a large
+// output skips the read of each line before its write and leaves the caches to the
+// working set. stream_fence() orders them before the kernel reports completion.
+inline constexpr bool kStreamingStores = true;
+inline void stream_lines(unsigned char* dst, const unsigned char* src, std::size_t lines) {
+  for (std::size_t i = 0; i < 4 * lines; ++i)
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 16 * i),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16 * i)));
+}
+inline void stream_fence() { _mm_sfence(); }

@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 parallel_threshold: int
 task_size: int
+streaming_bytes: int  # outputs this large are written with streaming stores
 
 def compiled_targets() -> list[str]: ...
 def supported_targets() -> list[str]: ...

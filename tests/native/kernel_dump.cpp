@@ -124,21 +124,22 @@ bool all_pattern(const T* p, std::size_t n, unsigned char byte) {
 }
 
 template <class T>
-void call_kernel(const KernelTable& t, Kind kind, const StreamKey& sk, std::uint64_t start, std::size_t n, T* out);
+void call_kernel(const KernelTable& t, Kind kind, const StreamKey& sk, std::uint64_t start, std::size_t n, T* out,
+                 bool streaming = false);
 template <>
 void call_kernel(const KernelTable& t, Kind, const StreamKey& sk, std::uint64_t start, std::size_t n,
-                 std::uint32_t* out) {
-  t.fill_raw(sk, start, n, out);
+                 std::uint32_t* out, bool streaming) {
+  t.fill_raw(sk, start, n, out, streaming);
 }
 template <>
 void call_kernel(const KernelTable& t, Kind kind, const StreamKey& sk, std::uint64_t start, std::size_t n,
-                 float* out) {
-  (kind == kNormalF32 ? t.fill_normal_f32 : t.fill_uniform_f32)(sk, start, n, out);
+                 float* out, bool streaming) {
+  (kind == kNormalF32 ? t.fill_normal_f32 : t.fill_uniform_f32)(sk, start, n, out, streaming);
 }
 template <>
 void call_kernel(const KernelTable& t, Kind kind, const StreamKey& sk, std::uint64_t start, std::size_t n,
-                 double* out) {
-  (kind == kNormalF64 ? t.fill_normal_f64 : t.fill_uniform_f64)(sk, start, n, out);
+                 double* out, bool streaming) {
+  (kind == kNormalF64 ? t.fill_normal_f64 : t.fill_uniform_f64)(sk, start, n, out, streaming);
 }
 
 // ------------------------------------------------------------------ cases
@@ -277,7 +278,7 @@ int check_kats(const std::vector<Target>& targets) {
       // depend on the group size)
       for (std::size_t n : {std::size_t(4), std::size_t(40)}) {
         std::vector<std::uint32_t> out(n, 0xDEADBEEFu);
-        t.table->fill_raw(sk, 0, n, out.data());
+        t.table->fill_raw(sk, 0, n, out.data(), false);
         if (std::memcmp(out.data(), k.expect, 16) != 0)
           fail("KAT via %s fill_raw(start=0, n=%zu) ctr=%08x.%08x.%08x.%08x key=%08x.%08x: got %08x %08x %08x %08x, "
                "expected %08x %08x %08x %08x",
@@ -327,12 +328,13 @@ std::uint64_t run_kind(std::size_t id, const Case& cs, Kind kind, const std::vec
   if (long_ref != nullptr && std::memcmp(ref, long_ref + cs.start, n * sizeof(T)) != 0)
     fail("%s: scalar output is not the slice [start, start+n) of the output from start 0",
          case_desc(id, cs, kind).c_str());
-  // every other target, misaligned by (id % 4) elements, after a 0xFF fill
+  // every other target, misaligned by (id % 4) elements, after a 0xFF fill; every other
+  // call with streaming stores (which the long cases use)
   const std::size_t off = id % (kMaxOffset + 1);
   for (std::size_t t = 1; t < targets.size(); ++t) {
     T* out = buf.data() + off;
     fill_pattern(buf.data(), n + kGuard + off, 0xFF);
-    call_kernel(*targets[t].table, kind, sk, cs.start, n, out);
+    call_kernel(*targets[t].table, kind, sk, cs.start, n, out, (id + t) % 2 == 1);
     if (!all_pattern(out + n, kGuard, 0xFF) || !all_pattern(buf.data(), off, 0xFF))
       fail("%s: target %s wrote outside out[0..n)", case_desc(id, cs, kind).c_str(), targets[t].name.c_str());
     if (std::memcmp(out, ref, n * sizeof(T)) != 0) {
@@ -584,10 +586,10 @@ void call_reduce(const KernelTable& k, int mode, const StreamKey& sk, std::uint6
   k.reduce_f64(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride);
 }
 void fill_normal_t(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  k.fill_normal_f32(sk, start, n, out);
+  k.fill_normal_f32(sk, start, n, out, false);
 }
 void fill_normal_t(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  k.fill_normal_f64(sk, start, n, out);
+  k.fill_normal_f64(sk, start, n, out, false);
 }
 
 // For a failure message: both values NaN, so only the payload or sign differs.
@@ -1096,11 +1098,11 @@ int main(int argc, char** argv) {
     const bool small = cs.start < kSmallStarts && cs.n <= kSmallLengths;
     if (small && (!have_long || long_key != cs.key || std::memcmp(long_ctr, cs.ctr, sizeof long_ctr) != 0)) {
       const KernelTable& s = *targets[0].table;
-      s.fill_raw(sk, 0, kLongRef, long_raw.data());
-      s.fill_normal_f32(sk, 0, kLongRef, long_nf32.data());
-      s.fill_uniform_f32(sk, 0, kLongRef, long_uf32.data());
-      s.fill_normal_f64(sk, 0, kLongRef, long_nf64.data());
-      s.fill_uniform_f64(sk, 0, kLongRef, long_uf64.data());
+      s.fill_raw(sk, 0, kLongRef, long_raw.data(), false);
+      s.fill_normal_f32(sk, 0, kLongRef, long_nf32.data(), false);
+      s.fill_uniform_f32(sk, 0, kLongRef, long_uf32.data(), false);
+      s.fill_normal_f64(sk, 0, kLongRef, long_nf64.data(), false);
+      s.fill_uniform_f64(sk, 0, kLongRef, long_uf64.data(), false);
       have_long = true;
       long_key = cs.key;
       std::memcpy(long_ctr, cs.ctr, sizeof long_ctr);
