@@ -9,6 +9,19 @@
 // Which raw parameter gives sigma (values match reparam._core.PARAM_*).
 enum ParamKind : int { kScale = 0, kVar = 1, kLogvar = 2, kLogstd = 3, kSoftplus = 4 };
 
+// fn(std::integral_constant<int, kind>{}): a parameterization chosen at run time, as the
+// compile-time one the kernels are written for (any other value: softplus).
+template <class Fn>
+REPARAM_INLINE void with_kind(int kind, Fn fn) {
+  switch (kind) {
+    case kScale: return fn(std::integral_constant<int, kScale>{});
+    case kVar: return fn(std::integral_constant<int, kVar>{});
+    case kLogvar: return fn(std::integral_constant<int, kLogvar>{});
+    case kLogstd: return fn(std::integral_constant<int, kLogstd>{});
+    default: return fn(std::integral_constant<int, kSoftplus>{});
+  }
+}
+
 template <int Kind, class V>
 REPARAM_INLINE V sigma_from(V p) {
   if constexpr (Kind == kScale) return p;
@@ -271,13 +284,9 @@ template <class T>
 void affine_normal_dispatch(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
                             std::size_t c0, std::size_t c1, std::size_t batch, const T* loc, const T* param,
                             int kind, T* out, std::size_t mirror) {
-  switch (kind) {
-    case kScale: return affine_normal<kScale>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
-    case kVar: return affine_normal<kVar>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
-    case kLogvar: return affine_normal<kLogvar>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
-    case kLogstd: return affine_normal<kLogstd>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
-    default: return affine_normal<kSoftplus>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
-  }
+  with_kind(kind, [&](auto k) {
+    affine_normal<decltype(k)::value>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
+  });
 }
 
 void affine_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1, std::size_t c0,
@@ -312,13 +321,7 @@ void sigma_values_of(const T* param, std::size_t n, T* out) {
 }
 template <class T>
 void sigma_values(const T* param, int kind, std::size_t n, T* out) {
-  switch (kind) {
-    case kScale: return sigma_values_of<kScale>(param, n, out);
-    case kVar: return sigma_values_of<kVar>(param, n, out);
-    case kLogvar: return sigma_values_of<kLogvar>(param, n, out);
-    case kLogstd: return sigma_values_of<kLogstd>(param, n, out);
-    default: return sigma_values_of<kSoftplus>(param, n, out);
-  }
+  with_kind(kind, [&](auto k) { sigma_values_of<decltype(k)::value>(param, n, out); });
 }
 void sigma_f32(const float* p, int kind, std::size_t n, float* out) { sigma_values(p, kind, n, out); }
 void sigma_f64(const double* p, int kind, std::size_t n, double* out) { sigma_values(p, kind, n, out); }

@@ -254,25 +254,13 @@ void pathwise_finish_kind(const double* sx, const double* sy, const T* param, do
 
 template <class T>
 void dsigma_any(const T* param, int kind, std::size_t n, double* out) {
-  switch (kind) {
-    case kScale: return dsigma_kind<kScale>(param, n, out);
-    case kVar: return dsigma_kind<kVar>(param, n, out);
-    case kLogvar: return dsigma_kind<kLogvar>(param, n, out);
-    case kLogstd: return dsigma_kind<kLogstd>(param, n, out);
-    default: return dsigma_kind<kSoftplus>(param, n, out);
-  }
+  with_kind(kind, [&](auto k) { dsigma_kind<decltype(k)::value>(param, n, out); });
 }
 
 template <class T>
 void pathwise_finish_any(const double* sx, const double* sy, const T* param, int kind, double scale, std::size_t n,
                          T* d_loc, T* d_param) {
-  switch (kind) {
-    case kScale: return pathwise_finish_kind<kScale>(sx, sy, param, scale, n, d_loc, d_param);
-    case kVar: return pathwise_finish_kind<kVar>(sx, sy, param, scale, n, d_loc, d_param);
-    case kLogvar: return pathwise_finish_kind<kLogvar>(sx, sy, param, scale, n, d_loc, d_param);
-    case kLogstd: return pathwise_finish_kind<kLogstd>(sx, sy, param, scale, n, d_loc, d_param);
-    default: return pathwise_finish_kind<kSoftplus>(sx, sy, param, scale, n, d_loc, d_param);
-  }
+  with_kind(kind, [&](auto k) { pathwise_finish_kind<decltype(k)::value>(sx, sy, param, scale, n, d_loc, d_param); });
 }
 
 void dsigma_f32(const float* param, int kind, std::size_t n, double* out) { dsigma_any(param, kind, n, out); }

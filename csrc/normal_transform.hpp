@@ -57,24 +57,30 @@ REPARAM_INLINE V horner_rolled(V x, const T (&p)[K], S splat) {
   return acc;
 }
 
+// The constants of log_reduced for float32 or float64 vectors.
+template <bool IsF32>
+struct LogConstants {
+  static constexpr const float (&kR)[3] = c::kLogRF32;
+  static constexpr float kLn2Hi = c::kLn2HiF32, kLn2Lo = c::kLn2LoF32;
+  static F32 splat(float x) { return set1_f32(x); }
+};
+template <>
+struct LogConstants<false> {
+  static constexpr const double (&kR)[7] = c::kLogRF64;
+  static constexpr double kLn2Hi = c::kLn2HiF64, kLn2Lo = c::kLn2LoF64;
+  static F64 splat(double x) { return set1_f64(x); }
+};
+
 // log(2**e * (1 + f)) for f in [sqrt(1/2) - 1, sqrt(2) - 1], e integral; float32 or float64.
 template <class E, class V>
 REPARAM_INLINE V log_reduced(E e, V f) {
-  if constexpr (kIsF32<V>) {
-    const V s = div(f, add(set1_f32(2.0f), f));
-    const V z = mul(s, s);
-    const V R = mul(z, horner(z, c::kLogRF32, set1_f32));
-    const V hfsq = mul(set1_f32(0.5f), mul(f, f));
-    const V tail = add(mul(s, add(hfsq, R)), mul(e, set1_f32(c::kLn2LoF32)));
-    return sub(mul(e, set1_f32(c::kLn2HiF32)), sub(sub(hfsq, tail), f));
-  } else {
-    const V s = div(f, add(set1_f64(2.0), f));
-    const V z = mul(s, s);
-    const V R = mul(z, horner(z, c::kLogRF64, set1_f64));
-    const V hfsq = mul(set1_f64(0.5), mul(f, f));
-    const V tail = add(mul(s, add(hfsq, R)), mul(e, set1_f64(c::kLn2LoF64)));
-    return sub(mul(e, set1_f64(c::kLn2HiF64)), sub(sub(hfsq, tail), f));
-  }
+  using K = LogConstants<kIsF32<V>>;
+  const V s = div(f, add(K::splat(2), f));
+  const V z = mul(s, s);
+  const V R = mul(z, horner(z, K::kR, K::splat));
+  const V hfsq = mul(K::splat(0.5f), mul(f, f));
+  const V tail = add(mul(s, add(hfsq, R)), mul(e, K::splat(K::kLn2Lo)));
+  return sub(mul(e, K::splat(K::kLn2Hi)), sub(sub(hfsq, tail), f));
 }
 
 // ---------------------------------------------------------------- float32
