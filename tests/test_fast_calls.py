@@ -58,21 +58,29 @@ _DTYPES = [np.float64, np.float32, float, "f8", "f4", np.dtype(np.float64), np.d
            np.dtype(">f8")]
 
 
-@pytest.mark.parametrize("method", ["standard_normal", "random"])
-def test_out_matches_general_path(method: str) -> None:
+def _on_both_paths(seed: int, calls: Callable[[reparam.Generator], list[str]]) -> None:
+    """calls(g) on a Generator of `seed` through the fast calls and through the general
+    path: the same transcript (results or exceptions, then the stream state) from both."""
     results = []
     for general in (False, True):
-        g = reparam.default_rng(11)
+        g = reparam.default_rng(seed)
         if general:
             _general_path(g)
+        results.append([*calls(g), str(g.bit_generator.state)])
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("method", ["standard_normal", "random"])
+def test_out_matches_general_path(method: str) -> None:
+    def calls(g: reparam.Generator) -> list[str]:
         lines = []
         for (name, out), dt, size in itertools.product(list(_outs()), _DTYPES, [None, 6, (3, 4), 0]):
-            got = _outcome(lambda g=g, size=size, dt=dt, out=out: getattr(g, method)(size, dt, out=out))
+            got = _outcome(lambda size=size, dt=dt, out=out: getattr(g, method)(size, dt, out=out))
             written = _outcome(lambda out=out: np.array(out, copy=True))
             lines.append(f"{name} {dt!r} {size!r}: {got} / {written}")
-        lines.append(str(g.bit_generator.state))
-        results.append(lines)
-    assert results[0] == results[1]
+        return lines
+
+    _on_both_paths(11, calls)
 
 
 _SCALARS = [0.0, 1.0, 2, -1.0, -0.0, float("nan"), -float("nan"), float("inf"), -float("inf"), 1e308, 1e39,
@@ -82,19 +90,15 @@ _SCALARS = [0.0, 1.0, 2, -1.0, -0.0, float("nan"), -float("nan"), float("inf"), 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, "f4", np.dtype(np.float32), float])
 def test_normal_matches_general_path(dtype: Any) -> None:
-    results = []
-    for general in (False, True):
-        g = reparam.default_rng(12)
-        if general:
-            _general_path(g)
+    def calls(g: reparam.Generator) -> list[str]:
         lines = []
         for loc, scale in itertools.product(_SCALARS, _SCALARS):
             for size in (None, 1, 3, (2, 2), (), -1, "x", 2**61, [2], (2**31, 2**31)):
-                got = _outcome(lambda g=g, loc=loc, scale=scale, size=size: g.normal(loc, scale, size, dtype=dtype))
+                got = _outcome(lambda loc=loc, scale=scale, size=size: g.normal(loc, scale, size, dtype=dtype))
                 lines.append(f"{loc!r} {scale!r} {size!r}: {got}")
-        lines.append(str(g.bit_generator.state))
-        results.append(lines)
-    assert results[0] == results[1]
+        return lines
+
+    _on_both_paths(12, calls)
 
 
 @pytest.mark.parametrize("method", ["standard_normal", "random"])
