@@ -20,9 +20,10 @@ enum class Kind { Normal, Uniform, Raw };
 // the GIL, and nothing could run meanwhile anyway; at and above it the GIL is released.
 constexpr std::size_t kReleaseGilAt = 256;
 
-// Outputs of this many bytes or more are written with streaming stores: they do not fit
-// in the caches of common CPUs anyway, and skipping the read of each line before its
-// write is what lets two threads scale (measured, see README "Speed").
+// Outputs of this many bytes or more are written with streaming stores: skipping the
+// read of each line before its write is what lets two threads scale at n = 10**7 (40-80
+// MB; measured, see README "Speed"). The threshold itself is a choice, not a measurement:
+// above the L2 of common CPUs, so that outputs a caller may read back soon stay cached.
 constexpr std::size_t kStreamingBytes = std::size_t(8) << 20;
 
 template <class T, class Fn>
