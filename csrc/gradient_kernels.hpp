@@ -9,7 +9,8 @@
 
 constexpr std::size_t kReduceTile = 1024;  // columns per call at most
 constexpr std::size_t kChunkValues = 4096; // eps values generated per call (rows of a chunk)
-constexpr std::size_t kPrefetchRows = 2;   // rows ahead whose columns are prefetched
+constexpr std::size_t kPrefetchBytes = 1536; // how far ahead in each input row to prefetch
+constexpr std::size_t kSegment = 256;        // columns of a pass between calls of between()
 
 // Sums over rows [r0, r1) and columns [c0, c1) of a (rows, batch) layout, added to
 // acc[k * acc_stride + (c - c0)], k = 0..3 (rows 1 and 3 only with Stats):
@@ -21,64 +22,94 @@ constexpr std::size_t kPrefetchRows = 2;   // rows ahead whose columns are prefe
 // Sums are stored with canonical NaNs (see canonical_nan): whether a column's sum is NaN
 // does not depend on the order of operands, which NaN it is does.
 
-// A hint to start loading the line at p (never faults, changes no value).
-inline void prefetch(const void* p) {
+// A hint to start loading the line kPrefetchBytes past p (never faults, changes no
+// value). The address is formed as an integer: it may lie past the end of the array.
+inline void prefetch_ahead(const void* p) {
+  const void* q = reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchBytes);
 #if defined(_MSC_VER) && !defined(__clang__)
 #if defined(_M_X64) || defined(_M_IX86)
-  _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
+  _mm_prefetch(static_cast<const char*>(q), _MM_HINT_T0);
 #endif
 #else
-  __builtin_prefetch(p);
+  __builtin_prefetch(q);
 #endif
 }
 
-// Adds one row to the sums of columns [0, n) (n a multiple of kLanes64), the sums kept
-// in a[] (one tile: they stay in L1); each column's rows are added in order whatever
-// the loop order, so the sums are those of any other order of the loops. pe and px,
-// when not null, are prefetched for columns [0, pf_n): a row a few rows ahead, since
-// each row of a tile is a short run in another page that the hardware prefetchers do
-// not follow.
-template <bool Score, bool Stats, class T>
-inline void accumulate_row(const T* e, const T* x, bool negated, std::size_t n, double* const* a, const T* pe,
-                           const T* px, std::size_t pf_n) {
+// Adds Rows (1 or 2) consecutive rows to the sums of columns [0, n) (n a multiple of
+// kLanes64), the sums kept in a[] (one tile: they stay in L1). Each column's rows are
+// added in row order, ((a + row r) + row r+1), so the sums are the same as one row at
+// a time. Two rows a pass halve the loads and stores of the sums, and keep four input
+// streams open rather than two (measured: more streams than that were slower here).
+// pf_e and pf_x: whether e and x are read in place (a tile's row is a short run in
+// another page, which the hardware prefetchers do not follow far enough): then each is
+// prefetched kPrefetchBytes ahead; buffers of generated eps are in cache already.
+template <int Rows, bool Score, bool Stats, class T>
+inline void accumulate_rows(const T* const* e, const T* const* x, const bool* negated, std::size_t n,
+                            double* const* a, bool pf_e, bool pf_x, const T* const* next = nullptr,
+                            int n_next = 0) {
   const F64 one = set1_f64(1.0), zero = set1_f64(0.0);
   constexpr std::size_t kLineValues = 64 / sizeof(T);
   for (std::size_t c = 0; c < n; c += kLanes64) {
-    if (c % kLineValues == 0 && c < pf_n) {
-      if (pe != nullptr) prefetch(pe + c);
-      if (px != nullptr) prefetch(px + c);
+    if (c % kLineValues == 0) {
+      for (int k = 0; k < Rows; ++k) {
+        if (pf_e) prefetch_ahead(e[k] + c);
+        if (pf_x) prefetch_ahead(x[k] + c);
+      }
+      for (int k = 0; k < n_next; ++k) prefetch_ahead(next[k] + c);
     }
-    F64 ev = load_as_f64(e + c);
-    if (negated) ev = sub(zero, ev);
-    const F64 xv = load_as_f64(x + c);
-    F64 p, q;
-    if constexpr (Score) {
-      p = mul(xv, ev);
-      q = mul(xv, sub(mul(ev, ev), one));
-    } else {
-      p = xv;
-      q = mul(xv, ev);
-    }
-    store(a[0] + c, add(load(a[0] + c), p));
-    store(a[2] + c, add(load(a[2] + c), q));
+    F64 s0 = load(a[0] + c), s2 = load(a[2] + c), s1, s3;
     if constexpr (Stats) {
-      store(a[1] + c, add(load(a[1] + c), mul(p, p)));
-      store(a[3] + c, add(load(a[3] + c), mul(q, q)));
+      s1 = load(a[1] + c);
+      s3 = load(a[3] + c);
+    }
+    for (int k = 0; k < Rows; ++k) {
+      F64 ev = load_as_f64(e[k] + c);
+      if (negated[k]) ev = sub(zero, ev);
+      const F64 xv = load_as_f64(x[k] + c);
+      F64 p, q;
+      if constexpr (Score) {
+        p = mul(xv, ev);
+        q = mul(xv, sub(mul(ev, ev), one));
+      } else {
+        p = xv;
+        q = mul(xv, ev);
+      }
+      s0 = add(s0, p);
+      s2 = add(s2, q);
+      if constexpr (Stats) {
+        s1 = add(s1, mul(p, p));
+        s3 = add(s3, mul(q, q));
+      }
+    }
+    store(a[0] + c, s0);
+    store(a[2] + c, s2);
+    if constexpr (Stats) {
+      store(a[1] + c, s1);
+      store(a[3] + c, s3);
     }
   }
 }
 
-template <bool Score, bool Stats, class T>
+struct NothingBetween {
+  void operator()() const {}
+};
+
+// between() runs after each pass over one or two rows (the pathwise tiles below put
+// a slice of the previous tile's chain rule there).
+template <bool Score, bool Stats, class T, class Between = NothingBetween>
 void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                  std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
-                 std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
+                 std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, Between between = {}) {
   const std::size_t width = c1 - c0;
   const std::size_t full = width - width % kLanes64;
   const std::size_t padded = full < width ? full + kLanes64 : full;
   // Rows per chunk: the eps of a chunk are generated together, about kChunkValues of
-  // them (one call for narrow tiles, a few rows of a wide one: they stay in cache).
-  const std::size_t chunk = std::max<std::size_t>(1, kChunkValues / width);
-  Scratch<T> ebuf(eps_in ? 0 : chunk * width + kLanes64), xbuf(Score ? padded : 0);
+  // them (one call for narrow tiles, a few rows of a wide one: they stay in cache), an
+  // even number when it can be, for the two-row passes. Eps read in place: one chunk.
+  const std::size_t per_chunk = std::max<std::size_t>(1, kChunkValues / width);
+  const std::size_t chunk = eps_in != nullptr ? std::max<std::size_t>(1, r1 - r0)
+                                              : (per_chunk > 1 ? per_chunk - per_chunk % 2 : 1);
+  Scratch<T> ebuf(eps_in ? 0 : chunk * width + kLanes64), xbuf(Score ? 2 * padded : 0);
   Scratch<T> et(kLanes64, T(0)), xt(kLanes64, T(0));  // the last partial vector, zero-padded
   const bool contiguous = c0 == 0 && c1 == batch;  // a chunk's rows are adjacent in the stream
   double* const a[4] = {acc, acc + acc_stride, acc + 2 * acc_stride, acc + 3 * acc_stride};
@@ -88,24 +119,6 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
   if (full < width)
     for (int q = 0; q < 4; ++q)
       if (q % 2 == 0 || Stats) std::memcpy(t[q], a[q] + full, (width - full) * sizeof(double));
-
-  // What to prefetch while on row r: the same columns kPrefetchRows rows on, or past
-  // the last row the first rows of the next tile (read in place: g for the pathwise
-  // estimator, eps when given).
-  auto ahead = [&](const T* base, std::size_t r, std::size_t& n) -> const T* {
-    if (base == nullptr) return nullptr;
-    const std::size_t rt = r + kPrefetchRows;
-    if (rt < r1) {
-      n = width;
-      return base + rt * batch + c0;
-    }
-    const std::size_t rn = r0 + (rt - r1);
-    if (rn >= r1 || c1 >= batch) return nullptr;
-    n = std::min(width, batch - c1);
-    return base + rn * batch + c1;
-  };
-  const T* const pf_e_base = eps_in;
-  const T* const pf_x_base = Score ? nullptr : g;
 
   for (std::size_t rc = r0; rc < r1; rc += chunk) {
     const std::size_t nr = std::min(chunk, r1 - rc);
@@ -126,25 +139,62 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
         }
       }
     }
-    for (std::size_t k = 0; k < nr; ++k) {
+    // One row's inputs: eps, x (g, or the per-sample weights spread over the columns
+    // into xbuf[slot]) and whether eps is negated (the antithetic half).
+    auto row = [&](std::size_t k, int slot, const T*& e, const T*& x, bool& neg) {
       const std::size_t r = rc + k, i = i0 + k * batch;
-      const T* e = eps_in != nullptr ? eps_in + i : ebuf.data() + k * width;
-      const bool neg = eps_in == nullptr && (contiguous && one_side ? chunk_neg : mirror > 0 && i >= mirror);
-      const T* x = g + i;
+      e = eps_in != nullptr ? eps_in + i : ebuf.data() + k * width;
+      neg = eps_in == nullptr && (contiguous && one_side ? chunk_neg : mirror > 0 && i >= mirror);
+      x = g + i;
       if constexpr (Score) {
         const T* w = g + r * wcols;
-        for (std::size_t q = 0; q < width; ++q) xbuf[q] = w[(c0 + q) / inner];
-        x = xbuf.data();
+        T* xb = xbuf.data() + slot * padded;
+        for (std::size_t q = 0; q < width; ++q) xb[q] = w[(c0 + q) / inner];
+        x = xb;
       }
-      std::size_t ne = 0, nx = 0;
-      const T* pe = ahead(pf_e_base, r, ne);
-      const T* px = ahead(pf_x_base, r, nx);
-      accumulate_row<Score, Stats, T>(e, x, neg, full, a, pe, px, std::min(pe ? ne : width, px ? nx : width));
-      if (full < width) {  // the last few columns, through zero-padded copies
-        std::memcpy(et.data(), e + full, (width - full) * sizeof(T));
-        std::memcpy(xt.data(), x + full, (width - full) * sizeof(T));
-        accumulate_row<Score, Stats, T>(et.data(), xt.data(), neg, kLanes64, at, nullptr, nullptr, 0);
+    };
+    const bool pf_e = eps_in != nullptr, pf_x = !Score;
+    for (std::size_t k = 0; k < nr;) {
+      const int rows = k + 1 < nr ? 2 : 1;
+      const T* e[2] = {};
+      const T* x[2] = {};
+      bool neg[2] = {};
+      for (int j = 0; j < rows; ++j) row(k + j, j, e[j], x[j], neg[j]);
+      // the last pass of the tile also starts loading the first rows of the next tile
+      const T* next[4];
+      int n_next = 0;
+      if (rc + k + rows == r1 && c1 < batch) {
+        for (std::size_t j = 0; j < 2 && r0 + j < r1; ++j) {
+          const std::size_t i = (r0 + j) * batch + c1;
+          if (pf_x) next[n_next++] = g + i - kPrefetchBytes / sizeof(T);
+          if (pf_e) next[n_next++] = eps_in + i - kPrefetchBytes / sizeof(T);
+        }
       }
+      // in segments of kSegment columns with between() after each (several short
+      // slices of other work overlap the loads better than one long one)
+      for (std::size_t s0 = 0; s0 < full; s0 += kSegment) {
+        const std::size_t m = std::min(kSegment, full - s0);
+        const T* es[2] = {e[0] + s0, rows == 2 ? e[1] + s0 : nullptr};
+        const T* xs[2] = {x[0] + s0, rows == 2 ? x[1] + s0 : nullptr};
+        const T* ns[4];
+        for (int j = 0; j < n_next; ++j) ns[j] = next[j] + s0;
+        double* const as[4] = {a[0] + s0, a[1] + s0, a[2] + s0, a[3] + s0};
+        if (rows == 2)
+          accumulate_rows<2, Score, Stats, T>(es, xs, neg, m, as, pf_e, pf_x, ns, n_next);
+        else
+          accumulate_rows<1, Score, Stats, T>(es, xs, neg, m, as, pf_e, pf_x, ns, n_next);
+        between();
+      }
+      if (full < width) {  // the last few columns, through zero-padded copies, a row at a time
+        for (int j = 0; j < rows; ++j) {
+          std::memcpy(et.data(), e[j] + full, (width - full) * sizeof(T));
+          std::memcpy(xt.data(), x[j] + full, (width - full) * sizeof(T));
+          const T* te[1] = {et.data()};
+          const T* tx[1] = {xt.data()};
+          accumulate_rows<1, Score, Stats, T>(te, tx, &neg[j], kLanes64, at, false, false);
+        }
+      }
+      k += rows;
     }
   }
   // canonical NaNs, once at the end (NaN stays NaN through later additions)
@@ -250,6 +300,66 @@ void pathwise_finish_kind(const double* sx, const double* sy, const T* param, do
     std::memcpy(d_loc + j, lt, (n - j) * sizeof(T));
     std::memcpy(d_param + j, dt, (n - j) * sizeof(T));
   }
+}
+
+// The pathwise gradient of the column tiles [t0, t1) (kReduceTile columns each) of a
+// (rows, batch) layout, written to d_loc and d_param: a tile's sums, then its chain rule
+// (pathwise_finish_kind). The chain rule is compute (an exp per column) and the sums are
+// memory reads, so a tile's chain rule runs in slices between the row passes of the
+// next tile, while that tile's rows load: the same operations on the same values, the
+// same bits as finishing each tile at once.
+template <int Kind, class T>
+void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in,
+                         const T* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
+                         const T* param, double scale, T* d_loc, T* d_param) {
+  // per tile parity: sum g at [0, kReduceTile), sum g * eps at [2 * kReduceTile, ...)
+  alignas(64) double sums[2][3 * kReduceTile];
+  const std::size_t passes = (rows + 1) / 2 * ((kReduceTile + kSegment - 1) / kSegment);
+  std::size_t prev_c0 = 0, prev_n = 0, done = 0, slice = 0;
+  const double* prev = nullptr;
+  auto finish_upto = [&](std::size_t end) {  // the previous tile's columns [done, end)
+    if (prev == nullptr || end <= done) return;
+    pathwise_finish_kind<Kind>(prev + done, prev + 2 * kReduceTile + done, param + prev_c0 + done, scale,
+                               end - done, d_loc + prev_c0 + done, d_param + prev_c0 + done);
+    done = end;
+  };
+  for (std::size_t t = t0; t < t1; ++t) {
+    const std::size_t c0 = t * kReduceTile, c1 = std::min(batch, c0 + kReduceTile);
+    double* cur = sums[t % 2];
+    std::fill(cur, cur + (c1 - c0), 0.0);
+    std::fill(cur + 2 * kReduceTile, cur + 2 * kReduceTile + (c1 - c0), 0.0);
+    reduce_rows<false, false>(sk, start, mirror, eps_in, g, 1, 1, batch, 0, rows, c0, c1, cur, kReduceTile,
+                              [&] { finish_upto(std::min(prev_n, done + slice)); });
+    finish_upto(prev_n);  // what the slices left
+    prev = cur;
+    prev_c0 = c0;
+    prev_n = c1 - c0;
+    done = 0;
+    slice = (prev_n + passes - 1) / passes;
+    slice += (kLanes64 - slice % kLanes64) % kLanes64;  // whole vectors but the last slice
+  }
+  finish_upto(prev_n);
+}
+
+template <class T>
+void pathwise_tiles_any(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
+                        std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const T* param,
+                        int kind, double scale, T* d_loc, T* d_param) {
+  with_kind(kind, [&](auto k) {
+    pathwise_tiles_kind<decltype(k)::value>(sk, start, mirror, eps_in, g, rows, batch, t0, t1, param, scale, d_loc,
+                                            d_param);
+  });
+}
+
+void pathwise_tiles_f32(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
+                        const float* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
+                        const float* param, int kind, double scale, float* d_loc, float* d_param) {
+  pathwise_tiles_any(sk, start, mirror, eps_in, g, rows, batch, t0, t1, param, kind, scale, d_loc, d_param);
+}
+void pathwise_tiles_f64(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
+                        const double* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
+                        const double* param, int kind, double scale, double* d_loc, double* d_param) {
+  pathwise_tiles_any(sk, start, mirror, eps_in, g, rows, batch, t0, t1, param, kind, scale, d_loc, d_param);
 }
 
 template <class T>

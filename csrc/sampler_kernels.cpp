@@ -291,7 +291,8 @@ class Scratch {
 const KernelTable kTable = {kTargetName,         fill_raw,           fill_normal_f32,    fill_uniform_f32,
                             fill_normal_f64,     fill_uniform_f64,   affine_normal_f32,  affine_normal_f64,
                             sigma_f32,           sigma_f64,          reduce_f32,         reduce_f64,
-                            dsigma_f32,          dsigma_f64,         pathwise_finish_f32, pathwise_finish_f64};
+                            dsigma_f32,          dsigma_f64,         pathwise_finish_f32, pathwise_finish_f64,
+                            pathwise_tiles_f32,  pathwise_tiles_f64};
 
 }  // namespace
 }  // namespace REPARAM_NS

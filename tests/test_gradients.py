@@ -326,9 +326,13 @@ def test_noise_handle_at_any_stream_position(counter: int, skip: int) -> None:
 @pytest.mark.parametrize("antithetic", [False, True], ids=["plain", "antithetic"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("name", PARAMS)
-@pytest.mark.parametrize("case", [((5,), (1030,)), ((4100,), (3,)), ((2, 3), (4, 7)), ((6,), ())],
-                         ids=["S5xB1030", "S4100xB3", "S2x3xB4x7", "S6xB()"])
-def test_fused_pathwise_equals_two_step(case: tuple[tuple[int, ...], tuple[int, ...]], name: str, dtype: Any,
+# S16xB5000 and S7xB3000: several column tiles per task, each tile's chain rule run in
+# slices between the next tile's row passes (one and two threads).
+@pytest.mark.parametrize("case", [((5,), (1030,)), ((4100,), (3,)), ((2, 3), (4, 7)), ((6,), ()),
+                                  ((16,), (5000,)), ((7,), (3000,))],
+                         ids=["S5xB1030", "S4100xB3", "S2x3xB4x7", "S6xB()", "S16xB5000", "S7xB3000"])
+def test_fused_pathwise_equals_two_step(simd_target: str, num_threads: int,
+                                        case: tuple[tuple[int, ...], tuple[int, ...]], name: str, dtype: Any,
                                         antithetic: bool) -> None:
     sample, batch = case
     if antithetic and sample[0] % 2:
@@ -340,9 +344,10 @@ def test_fused_pathwise_equals_two_step(case: tuple[tuple[int, ...], tuple[int, 
     g = (np.sin(z) + 0.5).astype(dtype)
     for src in (noise, np.asarray(noise)):
         for reduce in ("mean", "sum"):
-            fused = q.pathwise_grad(g, src, reduce=reduce)
             two_step, _ = q.pathwise_grad(g, src, reduce=reduce, return_stats=True)
-            assert_same(fused, two_step)
+            for threads in (1, 2):
+                reparam.set_num_threads(threads)
+                assert_same(q.pathwise_grad(g, src, reduce=reduce), two_step)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -417,6 +422,48 @@ def test_bit_identical_across_simd_and_threads(simd_target: str, num_threads: in
         for (g_grads, g_stats), (r_grads, r_stats) in zip(got, ref, strict=True):
             assert_same(g_grads, r_grads)
             assert_same(g_stats, r_stats)
+
+
+# The kernels' sums are those of float64 recursive summation in row order, whatever the
+# loop order inside (column tiles, two rows per pass, prefetching): checked bit for bit
+# against NumPy doing exactly that, on every SIMD path, for shapes with partial vectors,
+# several column tiles, odd row counts, eps read or regenerated (antithetic too).
+def row_order_sums(x: Any, y: Any) -> Any:
+    acc = np.zeros((4, x.shape[1]))
+    for r in range(x.shape[0]):
+        acc[0] = acc[0] + x[r]
+        acc[1] = acc[1] + x[r] * x[r]
+        acc[2] = acc[2] + y[r]
+        acc[3] = acc[3] + y[r] * y[r]
+    return acc
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("rows,batch", [(1, 5), (2, 17), (7, 1030), (16, 2048 + 13), (9, 3000)])
+def test_sums_are_row_order_float64(simd_target: str, dtype: Any, rows: int, batch: int) -> None:
+    r = np.random.default_rng(SEED + rows * 7919 + batch)
+    q = Normal(np.zeros(batch, dtype), scale=np.ones(batch, dtype))
+    for antithetic in (False, True) if rows % 2 == 0 else (False,):
+        _, noise = q.rsample(rows, rng=SEED + batch, antithetic=antithetic, return_noise=True)
+        eps = np.asarray(noise).astype(np.float64)
+        # magnitudes over 2**70: float64 sums of float32 values round (else they would be exact
+        # in any order and could not tell orders apart)
+        g = (r.standard_normal((rows, batch)) * np.exp(r.uniform(-25, 25, (rows, batch)))).astype(dtype)
+        w = (r.standard_normal((rows, 1)) * np.exp(r.uniform(-25, 25, (rows, 1)))).astype(dtype)  # a weight per row
+        g64, w64 = g.astype(np.float64), np.broadcast_to(w.astype(np.float64), (rows, batch))
+        want_pw = row_order_sums(g64, g64 * eps)
+        want_sc = row_order_sums(w64 * eps, w64 * (eps * eps - 1.0))
+        for src in (noise, np.asarray(noise)):
+            got_pw = _core.reduce_estimator(0, True, _noise_arg(q, src, (rows, batch)), g, rows, batch, 1, 1)
+            got_sc = _core.reduce_estimator(1, True, _noise_arg(q, src, (rows, batch)), w, rows, batch, 1, batch)
+            np.testing.assert_array_equal(got_pw, want_pw)
+            np.testing.assert_array_equal(got_sc, want_sc)
+
+
+def _noise_arg(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
+    from reparam._gradients import _noise_source
+
+    return _noise_source(q, noise, shape)
 
 
 # -------------------------------------------------------------------- accuracy of sums

@@ -155,25 +155,31 @@ void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std
     else
       k.pathwise_finish_f32(sx, sy, pp + c0, kind, scale, n, lp + c0, dp + c0);
   };
-  const std::size_t col_tiles = (batch + kColTile - 1) / kColTile;
   if (row_block(rows, batch) < rows) {  // partial sums by row block, then the chain rule
     std::vector<double> res(4 * batch, 0.0);
     reduce_sums(0, src, gp, rows, batch, 1, 1, res.data());
     finish(res.data(), res.data() + 2 * batch, 0, batch);
     return;
   }
-  auto task = [&](std::size_t ct) {
-    const std::size_t c0 = ct * kColTile, c1 = std::min(batch, c0 + kColTile);
-    alignas(64) double acc[4 * kColTile];  // rows 0 and 2 used: sum g, sum g * eps
-    std::fill(acc, acc + kColTile, 0.0);
-    std::fill(acc + 2 * kColTile, acc + 3 * kColTile, 0.0);
-    call_reduce(k, 0, src, gp, 1, 1, batch, 0, rows, c0, c1, acc, kColTile);
-    finish(acc, acc + 2 * kColTile, c0, c1 - c0);
+  // Runs of column tiles per task (the kernel overlaps a tile's chain rule with the next
+  // tile's reads): a few tasks per thread, so that threads even out. Each column's
+  // values do not depend on the runs.
+  const std::size_t col_tiles = (batch + kColTile - 1) / kColTile;
+  const bool parallel = rows * batch >= kParallelThreshold;
+  const std::size_t per_task =
+      parallel ? std::clamp<std::size_t>(col_tiles / (4 * std::size_t(get_num_threads())), 1, 16) : col_tiles;
+  const std::size_t tasks = (col_tiles + per_task - 1) / per_task;
+  auto task = [&](std::size_t t) {
+    const std::size_t t0 = t * per_task, t1 = std::min(col_tiles, t0 + per_task);
+    if constexpr (sizeof(T) == 8)
+      k.pathwise_tiles_f64(src.sk, src.start, src.mirror, src.eps_in, gp, rows, batch, t0, t1, pp, kind, scale, lp, dp);
+    else
+      k.pathwise_tiles_f32(src.sk, src.start, src.mirror, src.eps_in, gp, rows, batch, t0, t1, pp, kind, scale, lp, dp);
   };
-  if (rows * batch < kParallelThreshold) {
-    for (std::size_t t = 0; t < col_tiles; ++t) task(t);
+  if (parallel && tasks > 1) {
+    parallel_for(tasks, task);
   } else {
-    parallel_for(col_tiles, task);
+    for (std::size_t t = 0; t < tasks; ++t) task(t);
   }
 }
 

@@ -359,7 +359,8 @@ std::uint64_t run_kind(std::size_t id, const Case& cs, Kind kind, const std::vec
 // ------------------------------------------------------------ affine, sigma, chain, reduce
 //
 // The kernels that turn noise into samples and sums (affine_normal_f32/f64, sigma_f32/f64,
-// reduce_f32/f64, and the chain rule: dsigma_f32/f64, pathwise_finish_f32/f64). Inputs are generated here from a fixed seed (splitmix64, so both
+// reduce_f32/f64, the chain rule: dsigma_f32/f64, pathwise_finish_f32/f64, and the two fused in
+// pathwise_tiles_f32/f64). Inputs are generated here from a fixed seed (splitmix64, so both
 // architectures build the same inputs) and mix ordinary values with the corners of each
 // parameter kind: zeros of both signs, subnormals, values where exp or softplus overflow
 // or underflow, +-inf and NaNs with several payloads and both signs (a signalling one
@@ -519,10 +520,12 @@ void for_tiles(const Tiling& tl, std::size_t rows, std::size_t batch, Fn fn) {
 
 // Per-kernel totals: hash of the scalar checksums in case order, and per target.
 enum NewKind {
-  kAffineF32, kAffineF64, kSigmaF32, kSigmaF64, kReduceF32, kReduceF64, kChainF32, kChainF64, kNumNewKinds
+  kAffineF32, kAffineF64, kSigmaF32, kSigmaF64, kReduceF32, kReduceF64, kChainF32, kChainF64, kTilesF32, kTilesF64,
+  kNumNewKinds
 };
-const char* const kNewKindName[kNumNewKinds] = {"affine_f32", "affine_f64", "sigma_f32", "sigma_f64",
-                                                "reduce_f32", "reduce_f64", "chain_f32", "chain_f64"};
+const char* const kNewKindName[kNumNewKinds] = {"affine_f32", "affine_f64", "sigma_f32",      "sigma_f64",
+                                                "reduce_f32", "reduce_f64", "chain_f32",      "chain_f64",
+                                                "pathwise_tiles_f32", "pathwise_tiles_f64"};
 struct NewTotals {
   std::size_t cases = 0;
   std::uint64_t values = 0;
@@ -955,7 +958,75 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
               first_hex(ref.data(), batch).c_str());
 }
 
-// All cases of the three kernels, in a fixed order (labels a<id>, s<id>, r<id>).
+// ---- the fused pathwise tiles: equal to reduce (1024-column tiles) + pathwise_finish
+
+void call_tiles(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps,
+                const float* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const float* p,
+                int kind, double scale, float* dl, float* dp) {
+  k.pathwise_tiles_f32(sk, start, mirror, eps, g, rows, batch, t0, t1, p, kind, scale, dl, dp);
+}
+void call_tiles(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps,
+                const double* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const double* p,
+                int kind, double scale, double* dl, double* dp) {
+  k.pathwise_tiles_f64(sk, start, mirror, eps, g, rows, batch, t0, t1, p, kind, scale, dl, dp);
+}
+
+template <class T>
+void run_tiles(std::size_t id, int kind, std::size_t rows, std::size_t batch, int src,
+               const std::vector<Target>& targets, NewTotals& tot) {
+  char label[32];
+  std::snprintf(label, sizeof label, "t%zu", id);
+  if (!g_only.empty() && g_only != label) return;
+  const StreamKey sk = new_case_key(id);
+  const std::uint64_t start = 3 * id + 1, seed = 0x7115000000000000ull + id;
+  const std::size_t n = rows * batch, mirror = src == 2 ? (rows + 1) / 2 * batch : 0;
+  std::vector<T> g(n), eps(src == 0 ? n : 0), p(batch);
+  for (std::size_t i = 0; i < n; ++i) g[i] = T(uniform_in(seed, i, -3.0, 3.0));
+  if (src == 0) fill_normal_t(*targets[0].table, sk, start, n, eps.data());
+  const SpecialList ps = param_specials(kind);
+  for (std::size_t i = 0; i < batch; ++i)
+    p[i] = i % 97 < ps.n ? special_value<T>(ps.v[i % 97]) : T(ordinary_param(kind, seed, i));
+  const T* e = src == 0 ? eps.data() : nullptr;
+  const double scale = 1.0 / double(rows);
+  char desc[128];
+  std::snprintf(desc, sizeof desc, "%s pathwise_tiles_%s kind=%s rows=%zu batch=%zu eps=%s mirror=%zu", label,
+                dtype_name<T>(), kParamKindName[kind], rows, batch, src == 0 ? "in" : "gen", mirror);
+  // reference: the scalar target's sums per 1024-column tile, then its chain rule
+  std::vector<double> acc(4 * 1024);
+  std::vector<T> ref_dl(batch), ref_dp(batch);
+  for (std::size_t c0 = 0; c0 < batch; c0 += 1024) {
+    const std::size_t c1 = std::min(batch, c0 + 1024);
+    std::fill(acc.begin(), acc.end(), 0.0);
+    call_reduce(*targets[0].table, 0, sk, start, mirror, e, g.data(), 1, 1, batch, 0, rows, c0, c1, acc.data(), 1024);
+    std::vector<double> ds(c1 - c0);
+    call_chain(*targets[0].table, p.data() + c0, kind, c1 - c0, acc.data(), acc.data() + 2048, scale, ds.data(),
+               ref_dl.data() + c0, ref_dp.data() + c0);
+  }
+  std::uint64_t h = fnv1a(ref_dl.data(), batch);
+  h = fnv1a(ref_dp.data(), batch, h);
+  const std::size_t tiles = (batch + 1023) / 1024;
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    // all tiles in one call, and split in two calls (as tasks split them)
+    for (std::size_t split : {tiles, tiles / 2}) {
+      std::vector<T> dl(batch), dp(batch);
+      call_tiles(*targets[t].table, sk, start, mirror, e, g.data(), rows, batch, 0, split, p.data(), kind, scale,
+                 dl.data(), dp.data());
+      call_tiles(*targets[t].table, sk, start, mirror, e, g.data(), rows, batch, split, tiles, p.data(), kind, scale,
+                 dl.data(), dp.data());
+      const std::size_t a = first_diff(dl.data(), ref_dl.data(), batch), b = first_diff(dp.data(), ref_dp.data(), batch);
+      if (a < batch || b < batch)
+        fail("%s: target %s (split at tile %zu) differs from scalar reduce + chain (d_loc at %zu, d_param at %zu)",
+             desc, targets[t].name.c_str(), split, a, b);
+    }
+    tot.target_hash[t] = fnv1a(&h, 1, tot.target_hash[t]);
+  }
+  ++tot.cases;
+  tot.values += 2 * batch;
+  tot.hash = fnv1a(&h, 1, tot.hash);
+  std::printf("%s fnv=%016" PRIx64 " v=%s\n", desc, h, first_hex(ref_dp.data(), batch).c_str());
+}
+
+// All cases of the kernels, in a fixed order (labels a<id>, s<id>, c<id>, r<id>, t<id>).
 void run_new_kernels(const std::vector<Target>& targets, std::vector<NewTotals>& totals) {
   for (NewTotals& t : totals) t.target_hash.assign(targets.size(), kFnvOffset);
   const std::size_t kBatches[] = {1, 3, 8, 1000, 1030};
@@ -1008,6 +1079,22 @@ void run_new_kernels(const std::vector<Target>& targets, std::vector<NewTotals>&
             else run_reduce<float>(rc, targets, totals[kReduceF32]);
             ++id;
           }
+
+  // shapes: one partial tile; two tiles with a partial vector; five tiles, 16 rows
+  // (slices of a tile's chain rule between the next tile's passes); an odd row count
+  struct TileShape {
+    std::size_t rows, batch;
+  };
+  const TileShape kTileShapes[] = {{1, 5}, {2, 1030}, {16, 5000}, {7, 3001}};
+  id = 0;
+  for (int f64 = 0; f64 < 2; ++f64)
+    for (int kind = 0; kind < kNumParamKinds; ++kind)
+      for (const TileShape& ts : kTileShapes)
+        for (int src = 0; src < 3; ++src, ++id) {  // stored eps; regenerated; with a mirror
+          if (src == 2 && ts.rows == 1) continue;
+          if (f64) run_tiles<double>(id, kind, ts.rows, ts.batch, src, targets, totals[kTilesF64]);
+          else run_tiles<float>(id, kind, ts.rows, ts.batch, src, targets, totals[kTilesF32]);
+        }
 }
 
 }  // namespace
@@ -1168,11 +1255,12 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "known-answer checks: %d, fill_raw vs philox4x32<10>: %zu cases\n", kats, raw_checked);
   std::fprintf(stderr,
                "RESULT targets_checked=%s targets_skipped=%s cases=%zu kinds=%d affine_cases=%zu sigma_cases=%zu "
-               "reduce_cases=%zu failures=%d\n",
+               "reduce_cases=%zu tiles_cases=%zu failures=%d\n",
                checked_names.c_str(), skipped_names.empty() ? "-" : skipped_names.c_str(), cases.size(),
                int(kNumKinds), new_totals[kAffineF32].cases + new_totals[kAffineF64].cases,
                new_totals[kSigmaF32].cases + new_totals[kSigmaF64].cases,
-               new_totals[kReduceF32].cases + new_totals[kReduceF64].cases, g_failures);
+               new_totals[kReduceF32].cases + new_totals[kReduceF64].cases,
+               new_totals[kTilesF32].cases + new_totals[kTilesF64].cases, g_failures);
   std::fflush(stdout);
   return g_failures == 0 ? 0 : 1;
 }
