@@ -22,10 +22,10 @@ constexpr std::size_t kSegment = 256;        // columns of a pass between calls 
 // Sums are stored with canonical NaNs (see canonical_nan): whether a column's sum is NaN
 // does not depend on the order of operands, which NaN it is does.
 
-// A hint to start loading the line kPrefetchBytes past p (never faults, changes no
-// value). The address is formed as an integer: it may lie past the end of the array.
-inline void prefetch_ahead(const void* p) {
-  const void* q = reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchBytes);
+// A hint to start loading the line at address a (never faults, changes no value).
+// Addresses are integers here: one kPrefetchBytes ahead may lie past the array's end.
+inline void prefetch_at(std::uintptr_t a) {
+  const void* q = reinterpret_cast<const void*>(a);
 #if defined(_MSC_VER) && !defined(__clang__)
 #if defined(_M_X64) || defined(_M_IX86)
   _mm_prefetch(static_cast<const char*>(q), _MM_HINT_T0);
@@ -34,6 +34,7 @@ inline void prefetch_ahead(const void* p) {
   __builtin_prefetch(q);
 #endif
 }
+inline std::uintptr_t address_of(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
 
 // Adds Rows (1 or 2) consecutive rows to the sums of columns [0, n) (n a multiple of
 // kLanes64), the sums kept in a[] (one tile: they stay in L1). Each column's rows are
@@ -45,17 +46,17 @@ inline void prefetch_ahead(const void* p) {
 // prefetched kPrefetchBytes ahead; buffers of generated eps are in cache already.
 template <int Rows, bool Score, bool Stats, class T>
 inline void accumulate_rows(const T* const* e, const T* const* x, const bool* negated, std::size_t n,
-                            double* const* a, bool pf_e, bool pf_x, const T* const* next = nullptr,
+                            double* const* a, bool pf_e, bool pf_x, const std::uintptr_t* next = nullptr,
                             int n_next = 0) {
   const F64 one = set1_f64(1.0), zero = set1_f64(0.0);
   constexpr std::size_t kLineValues = 64 / sizeof(T);
   for (std::size_t c = 0; c < n; c += kLanes64) {
     if (c % kLineValues == 0) {
       for (int k = 0; k < Rows; ++k) {
-        if (pf_e) prefetch_ahead(e[k] + c);
-        if (pf_x) prefetch_ahead(x[k] + c);
+        if (pf_e) prefetch_at(address_of(e[k] + c) + kPrefetchBytes);
+        if (pf_x) prefetch_at(address_of(x[k] + c) + kPrefetchBytes);
       }
-      for (int k = 0; k < n_next; ++k) prefetch_ahead(next[k] + c);
+      for (int k = 0; k < n_next; ++k) prefetch_at(next[k] + c * sizeof(T));
     }
     F64 s0 = load(a[0] + c), s2 = load(a[2] + c), s1, s3;
     if constexpr (Stats) {
@@ -161,13 +162,13 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
       bool neg[2] = {};
       for (int j = 0; j < rows; ++j) row(k + j, j, e[j], x[j], neg[j]);
       // the last pass of the tile also starts loading the first rows of the next tile
-      const T* next[4];
+      std::uintptr_t next[4];
       int n_next = 0;
       if (rc + k + rows == r1 && c1 < batch) {
         for (std::size_t j = 0; j < 2 && r0 + j < r1; ++j) {
           const std::size_t i = (r0 + j) * batch + c1;
-          if (pf_x) next[n_next++] = g + i - kPrefetchBytes / sizeof(T);
-          if (pf_e) next[n_next++] = eps_in + i - kPrefetchBytes / sizeof(T);
+          if (pf_x) next[n_next++] = address_of(g + i);
+          if (pf_e) next[n_next++] = address_of(eps_in + i);
         }
       }
       // in segments of kSegment columns with between() after each (several short
@@ -176,8 +177,8 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
         const std::size_t m = std::min(kSegment, full - s0);
         const T* es[2] = {e[0] + s0, rows == 2 ? e[1] + s0 : nullptr};
         const T* xs[2] = {x[0] + s0, rows == 2 ? x[1] + s0 : nullptr};
-        const T* ns[4];
-        for (int j = 0; j < n_next; ++j) ns[j] = next[j] + s0;
+        std::uintptr_t ns[4];
+        for (int j = 0; j < n_next; ++j) ns[j] = next[j] + s0 * sizeof(T);
         double* const as[4] = {a[0] + s0, a[1] + s0, a[2] + s0, a[3] + s0};
         if (rows == 2)
           accumulate_rows<2, Score, Stats, T>(es, xs, neg, m, as, pf_e, pf_x, ns, n_next);
