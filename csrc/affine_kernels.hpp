@@ -175,14 +175,34 @@ std::size_t affine_row_f32(const StreamKey& sk, std::uint64_t pos, std::size_t w
   return done;
 }
 
+// n values from src (an L1 staging buffer) to dst as whole 64-byte lines by streaming
+// stores (no read of the lines first, no eviction of the working set for them), the
+// parts of a line at either end by ordinary stores. The caller ends with stream_fence().
+template <class T>
+void copy_streaming(T* dst, const T* src, std::size_t n) {
+  auto* d = reinterpret_cast<unsigned char*>(dst);
+  const auto* s = reinterpret_cast<const unsigned char*>(src);
+  std::size_t bytes = n * sizeof(T);
+  const std::size_t lead = std::min(bytes, (64 - reinterpret_cast<std::uintptr_t>(d) % 64) % 64);
+  std::memcpy(d, s, lead);
+  d += lead;
+  s += lead;
+  bytes -= lead;
+  stream_lines(d, s, bytes / 64);
+  std::memcpy(d + bytes / 64 * 64, s + bytes / 64 * 64, bytes % 64);
+}
+
 template <int Kind, class T>
 void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1, std::size_t c0,
-                   std::size_t c1, std::size_t batch, const T* loc, const T* param, T* out, std::size_t mirror) {
+                   std::size_t c1, std::size_t batch, const T* loc, const T* param, T* out, std::size_t mirror,
+                   bool streaming) {
+  // streaming stores where the vector layer has them and out is aligned to its values
+  streaming = streaming && kStreamingStores && reinterpret_cast<std::uintptr_t>(out) % sizeof(T) == 0;
   // A narrow batch spanning all columns: take several rows per step (they are
   // contiguous), with sigma and loc repeated, so each step still fills ~1024 values.
   std::size_t reps = (c0 == 0 && c1 == batch) ? std::max<std::size_t>(1, kAffineTile / (c1 - c0)) : 1;
   if constexpr (sizeof(T) == 4) {
-    if (reps == 1 && r1 - r0 == 1) {  // sigma used once: no sigma table (the rest below)
+    if (reps == 1 && r1 - r0 == 1 && !streaming) {  // sigma used once: no sigma table (the rest below)
       const std::size_t i = r0 * batch + c0;
       const std::size_t done = affine_row_f32<Kind>(sk, start + i, c1 - c0, loc + c0, param + c0, out + i, mirror);
       if (done == c1 - c0) return;
@@ -267,6 +287,18 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
         if constexpr (decltype(with_mirror)::value) store_from_f64(out + i + j + mirror, zm);
       }
     };
+    if (streaming) {  // z (and the mirror's) into staging rows, then streamed out
+      alignas(64) T zs[kAffineTile + kLanes64], ms[kAffineTile + kLanes64];
+      for (std::size_t j = 0; j < padded; j += kLanes64) {  // the padded last vector too
+        F64 zp, zm;
+        affine_z(eps + j, mean + j, sigma + j, sig_lo + j, sig_s + j, zp, zm);
+        store_from_f64(zs + j, zp);
+        if (mirror) store_from_f64(ms + j, zm);
+      }
+      copy_streaming(out + i, zs, seg);
+      if (mirror) copy_streaming(out + i + mirror, ms, seg);
+      continue;
+    }
     if (mirror) whole(std::true_type{}); else whole(std::false_type{});
     if (full < seg) {  // the last few values go through a padded copy
       F64 zp, zm;
@@ -278,26 +310,27 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
       if (mirror) std::memcpy(out + i + full + mirror, mt, (seg - full) * sizeof(T));
     }
   }
+  if (streaming) stream_fence();
 }
 
 template <class T>
 void affine_normal_dispatch(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
                             std::size_t c0, std::size_t c1, std::size_t batch, const T* loc, const T* param,
-                            int kind, T* out, std::size_t mirror) {
+                            int kind, T* out, std::size_t mirror, bool streaming) {
   with_kind(kind, [&](auto k) {
-    affine_normal<decltype(k)::value>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror);
+    affine_normal<decltype(k)::value>(sk, start, r0, r1, c0, c1, batch, loc, param, out, mirror, streaming);
   });
 }
 
 void affine_normal_f32(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1, std::size_t c0,
                        std::size_t c1, std::size_t batch, const float* loc, const float* param, int kind,
-                       float* out, std::size_t mirror) {
-  affine_normal_dispatch(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror);
+                       float* out, std::size_t mirror, bool streaming) {
+  affine_normal_dispatch(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror, streaming);
 }
 void affine_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1, std::size_t c0,
                        std::size_t c1, std::size_t batch, const double* loc, const double* param, int kind,
-                       double* out, std::size_t mirror) {
-  affine_normal_dispatch(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror);
+                       double* out, std::size_t mirror, bool streaming) {
+  affine_normal_dispatch(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror, streaming);
 }
 
 // sigma itself, for the Python layer's closed forms and for tests: out[i] = sigma(param[i]).

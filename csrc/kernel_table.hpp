@@ -32,13 +32,14 @@ struct KernelTable {
   // (c1 - c0 <= 1024) of a (rows, batch) output; element (r, c) uses stream position
   // start + r * batch + c (units as above) and batch entry c; kind: 0 scale, 1 var,
   // 2 logvar, 3 logstd, 4 softplus. mirror > 0 also writes loc - sigma * eps at flat
-  // index + mirror (antithetic pairs).
+  // index + mirror (antithetic pairs). streaming: write rows by streaming stores where
+  // the target has them (for outputs larger than the caches; the same values).
   void (*affine_normal_f32)(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
                             std::size_t c0, std::size_t c1, std::size_t batch, const float* loc,
-                            const float* param, int kind, float* out, std::size_t mirror);
+                            const float* param, int kind, float* out, std::size_t mirror, bool streaming);
   void (*affine_normal_f64)(const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
                             std::size_t c0, std::size_t c1, std::size_t batch, const double* loc,
-                            const double* param, int kind, double* out, std::size_t mirror);
+                            const double* param, int kind, double* out, std::size_t mirror, bool streaming);
   // sigma(param) elementwise, the same values the affine kernels use.
   void (*sigma_f32)(const float* param, int kind, std::size_t n, float* out);
   void (*sigma_f64)(const double* param, int kind, std::size_t n, double* out);

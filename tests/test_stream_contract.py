@@ -252,6 +252,49 @@ def test_streaming_stores_give_the_same_values(kind: str, dtype: type, simd_targ
                 pytest.fail(f"{simd_target}, start {start}, line offset {shift}: first difference at {first}")
 
 
+@pytest.mark.parametrize("antithetic", [False, True], ids=["plain", "antithetic"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("kind", [_core.PARAM_SCALE, _core.PARAM_LOGVAR], ids=["scale", "logvar"])
+def test_affine_streaming_stores_give_the_same_values(kind: int, dtype: type, antithetic: bool,
+                                                      simd_target: str) -> None:
+    """The fused ``loc + sigma * eps`` kernel with streaming stores (each row staged, then
+    whole 64-byte lines streamed, the partial lines at either end stored normally) gives
+    the bits of the ordinary stores: for outputs at every offset within a cache line, a
+    batch of partial vectors and rows that start anywhere in a line; and outputs of
+    ``_core.streaming_bytes`` or more take that path by default."""
+    itemsize = np.dtype(dtype).itemsize
+    r = np.random.default_rng(4242 + kind)
+    per_line = 64 // itemsize
+
+    def draw(rows: int, batch: int, out: np.ndarray, streaming: bool | None) -> None:
+        loc = r_loc[:batch].astype(dtype)
+        par = r_par[:batch].astype(dtype)
+        _core.affine_normal(reparam.default_rng(99)._state, loc, par, kind, antithetic, out, streaming)
+
+    r_loc = r.standard_normal(3 * 1024 + 7)
+    r_par = r.uniform(0.1, 2.0, r_loc.size) if kind == _core.PARAM_SCALE else r.uniform(-3, 3, r_loc.size)
+    rows, batch = 6, 3 * 1024 + 7  # three column tiles, the last one 7 wide
+    buf = np.empty(rows * batch + 2 * per_line, dtype)
+    first_line = (-buf.ctypes.data % 64) // itemsize
+    ref = np.empty((rows, batch), dtype)
+    draw(rows, batch, ref, False)
+    for shift in sorted({0, 1, per_line // 2, per_line - 1}):
+        out = buf[first_line + shift: first_line + shift + rows * batch].reshape(rows, batch)
+        out[...] = np.nan
+        draw(rows, batch, out, True)
+        if not np.array_equal(out, ref):
+            first = int(np.flatnonzero(out.ravel() != ref.ravel())[0])
+            pytest.fail(f"{simd_target}, line offset {shift}: first difference at flat index {first}")
+    # large enough for streaming by default: equal to the ordinary stores
+    big_rows = -(-_core.streaming_bytes // (batch * itemsize)) + 1
+    big_rows += big_rows % 2  # antithetic needs an even number of rows
+    big, plain = np.empty((big_rows, batch), dtype), np.empty((big_rows, batch), dtype)
+    assert big.nbytes >= _core.streaming_bytes
+    draw(big_rows, batch, big, None)
+    draw(big_rows, batch, plain, False)
+    assert np.array_equal(big, plain)
+
+
 # ----------------------------------------------------------------------------- (e)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_generator_positions_follow_the_convention(seed: int) -> None:

@@ -9,6 +9,7 @@
 #include "../dispatch.hpp"
 #include "../philox_state.hpp"
 #include "../thread_pool.hpp"
+#include "fill.hpp"
 #include "stream_lock.hpp"
 
 namespace reparam::bindings {
@@ -29,7 +30,8 @@ T* contiguous_data(py::array& a, const char* what, bool writable) {
 }
 
 template <class T>
-py::tuple affine(PhiloxState& state, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out) {
+py::tuple affine(PhiloxState& state, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out,
+                 const py::object& streaming_opt) {
   if (kind < 0 || kind > 4) throw py::value_error("kind must be in [0, 4], got " + std::to_string(kind));
   const T* l = contiguous_data<T>(loc, "loc", false);
   const T* p = contiguous_data<T>(param, "param", false);
@@ -62,15 +64,18 @@ py::tuple affine(PhiloxState& state, py::array& loc, py::array& param, int kind,
     const std::size_t rblock = std::max<std::size_t>(1, (std::size_t(1) << 15) / std::min(batch, tile));
     const std::size_t row_blocks = (rows + rblock - 1) / rblock;
     const std::size_t mirror = antithetic ? noise : 0;
+    // streaming stores for outputs larger than the caches (as the fills), unless told
+    const bool streaming =
+        streaming_opt.is_none() ? total * sizeof(T) >= kStreamingBytes : streaming_opt.cast<bool>();
     py::gil_scoped_release nogil;  // kernels touch only these buffers
     auto task = [&](std::size_t t) {
       const std::size_t rb = t / col_tiles, ct = t % col_tiles;
       const std::size_t r0 = rb * rblock, r1 = std::min(rows, r0 + rblock);
       const std::size_t c0 = ct * tile, c1 = std::min(batch, c0 + tile);
       if constexpr (sizeof(T) == 8)
-        k.affine_normal_f64(r.sk, r.start, r0, r1, c0, c1, batch, l, p, kind, o, mirror);
+        k.affine_normal_f64(r.sk, r.start, r0, r1, c0, c1, batch, l, p, kind, o, mirror, streaming);
       else
-        k.affine_normal_f32(r.sk, r.start, r0, r1, c0, c1, batch, l, p, kind, o, mirror);
+        k.affine_normal_f32(r.sk, r.start, r0, r1, c0, c1, batch, l, p, kind, o, mirror, streaming);
     };
     const std::size_t tasks = row_blocks * col_tiles;
     if (noise < kParallelThreshold) {
@@ -143,11 +148,13 @@ void register_normal(py::module_& m) {
   m.attr("PARAM_LOGSTD") = 3;
   m.attr("PARAM_SOFTPLUS") = 4;
   m.def("affine_normal",
-        [](PhiloxState& s, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out) {
-          if (has_dtype<float>(out)) return affine<float>(s, loc, param, kind, antithetic, out);
-          return affine<double>(s, loc, param, kind, antithetic, out);
+        [](PhiloxState& s, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out,
+           const py::object& streaming) {
+          if (has_dtype<float>(out)) return affine<float>(s, loc, param, kind, antithetic, out, streaming);
+          return affine<double>(s, loc, param, kind, antithetic, out, streaming);
         },
         py::arg("state"), py::arg("loc"), py::arg("param"), py::arg("kind"), py::arg("antithetic"), py::arg("out"),
+        py::arg("streaming") = py::none(),
         "Fill out (rows x batch, C order) with loc + sigma(param) * eps; returns the noise position "
         "(key, ctr_lo, ctr_hi, start).");
   m.def("sigma",

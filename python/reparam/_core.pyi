@@ -65,6 +65,7 @@ def affine_normal(
     kind: int,
     antithetic: bool,
     out: npt.NDArray[Any],
+    streaming: bool | None = None,
 ) -> tuple[int, int, int, int]: ...
 def sigma(param: npt.NDArray[Any], kind: int, out: npt.NDArray[Any]) -> None: ...
 def closed_form(

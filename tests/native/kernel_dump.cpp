@@ -554,13 +554,13 @@ std::string key_desc(const StreamKey& sk) {
 
 void call_affine(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
                  std::size_t c0, std::size_t c1, std::size_t batch, const float* loc, const float* param, int kind,
-                 float* out, std::size_t mirror) {
-  k.affine_normal_f32(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror);
+                 float* out, std::size_t mirror, bool streaming) {
+  k.affine_normal_f32(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror, streaming);
 }
 void call_affine(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t r0, std::size_t r1,
                  std::size_t c0, std::size_t c1, std::size_t batch, const double* loc, const double* param, int kind,
-                 double* out, std::size_t mirror) {
-  k.affine_normal_f64(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror);
+                 double* out, std::size_t mirror, bool streaming) {
+  k.affine_normal_f64(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror, streaming);
 }
 void call_chain(const KernelTable& k, const float* p, int kind, std::size_t n, const double* sx, const double* sy,
                 double scale, double* ds, float* dl, float* dp) {
@@ -655,9 +655,9 @@ void run_affine(const AffineCase& ac, const std::vector<Target>& targets, NewTot
   std::snprintf(desc, sizeof desc, "%s affine_%s kind=%s batch=%zu rows=%zu mirror=%zu %s start=%" PRIu64, label,
                 dtype_name<T>(), kParamKindName[ac.kind], batch, rows, mirror, key_desc(sk).c_str(), ac.start);
 
-  auto run = [&](const KernelTable& k, const Tiling& tl, T* out) {
+  auto run = [&](const KernelTable& k, const Tiling& tl, T* out, bool streaming = false) {
     for_tiles(tl, rows, batch, [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
-      call_affine(k, sk, ac.start, r0, r1, c0, c1, batch, loc, param, ac.kind, out, mirror);
+      call_affine(k, sk, ac.start, r0, r1, c0, c1, batch, loc, param, ac.kind, out, mirror, streaming);
     });
   };
   // scalar, bindings' tiling, after a 0x00 fill: the reference
@@ -666,26 +666,29 @@ void run_affine(const AffineCase& ac, const std::vector<Target>& targets, NewTot
   if (!all_pattern(ref.data() + total, kGuard, 0x00)) fail("%s: scalar wrote past the end", desc);
   const std::uint64_t h = fnv1a(ref.data(), total);
   // every target (scalar too) with every tiling, after a 0xFF fill at an offset: an
-  // element a target leaves unwritten differs from the reference
+  // element a target leaves unwritten differs from the reference; a last pass with the
+  // bindings' tiling and streaming stores (ti == kNumTilings)
   for (std::size_t t = 0; t < targets.size(); ++t) {
     std::uint64_t th = kFnvOffset;
-    for (std::size_t ti = 0; ti < kNumTilings; ++ti) {
-      if (t == 0 && ti == 0) {
+    for (std::size_t tj = 0; tj <= kNumTilings; ++tj) {
+      const bool streaming = tj == kNumTilings;
+      const std::size_t ti = streaming ? 0 : tj;
+      if (t == 0 && tj == 0) {
         th = fnv1a(&h, 1, th);
         continue;
       }
-      const std::size_t off = (ac.id + t + ti) % (kMaxOffset + 1);
+      const std::size_t off = (ac.id + t + tj) % (kMaxOffset + 1);
       fill_pattern(buf.data(), buf.size(), 0xFF);
       T* out = buf.data() + off;
-      run(*targets[t].table, kTilings[ti], out);
+      run(*targets[t].table, kTilings[ti], out, streaming);
       if (!all_pattern(buf.data(), off, 0xFF) || !all_pattern(out + total, kGuard, 0xFF))
-        fail("%s: target %s (tiling %s) wrote outside out[0..%zu)", desc, targets[t].name.c_str(), kTilings[ti].name,
-             total);
+        fail("%s: target %s (tiling %s%s) wrote outside out[0..%zu)", desc, targets[t].name.c_str(),
+             kTilings[ti].name, streaming ? ", streaming" : "", total);
       const std::size_t i = first_diff(out, ref.data(), total);
       if (i < total)
-        fail("%s: target %s (tiling %s) differs from scalar (tiling bind) at flat index %zu (row %zu, col %zu%s): "
+        fail("%s: target %s (tiling %s%s) differs from scalar (tiling bind) at flat index %zu (row %zu, col %zu%s): "
              "%s vs %s%s; loc=%s param=%s",
-             desc, targets[t].name.c_str(), kTilings[ti].name, i, (i % noise) / batch, i % batch,
+             desc, targets[t].name.c_str(), kTilings[ti].name, streaming ? ", streaming" : "", i, (i % noise) / batch, i % batch,
              i >= noise ? ", mirrored" : "", hex_of(out[i]).c_str(), hex_of(ref[i]).c_str(), nan_note(out[i], ref[i]),
              hex_of(loc[i % batch]).c_str(), hex_of(param[i % batch]).c_str());
       const std::uint64_t hv = fnv1a(out, total);
