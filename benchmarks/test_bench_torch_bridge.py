@@ -188,11 +188,15 @@ def _median_seconds(step: Callable[[], Any], rounds: int) -> float:
     return float(np.median(times))
 
 
-def main(rounds: int = 7) -> None:
-    reparam.set_num_threads(1)
-    torch.set_num_threads(1)
-    print(f"python benchmarks/test_bench_torch_bridge.py  (torch {torch.__version__}, reparam "
-          f"{reparam.__version__}, SIMD {reparam.simd_info()['selected']}, one thread, median of {rounds})\n")
+def main(rounds: int = 7, threads: int = 1) -> None:
+    """The README table; ``threads``: both libraries' thread count for the timings (the
+    peak-memory processes always use one)."""
+    reparam.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    flag = f" --threads {threads}" if threads != 1 else ""
+    count = "one thread" if threads == 1 else f"{threads} threads each"
+    print(f"python benchmarks/test_bench_torch_bridge.py{flag}  (torch {torch.__version__}, reparam "
+          f"{reparam.__version__}, SIMD {reparam.simd_info()['selected']}, {count}, median of {rounds})\n")
     print("| param | backward | torch.distributions ms | reparam.torch ms | speedup "
           "| torch peak MiB | reparam peak MiB |")
     print("|---|---|---:|---:|---:|---:|---:|")
@@ -212,4 +216,8 @@ def main(rounds: int = 7) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    ap = argparse.ArgumentParser(description="The README's torch bridge table.")
+    ap.add_argument("--threads", type=int, default=1, help="threads of torch and of reparam (default 1)")
+    main(threads=ap.parse_args().threads)
