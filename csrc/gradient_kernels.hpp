@@ -113,7 +113,9 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
   Scratch<T> ebuf(eps_in ? 0 : chunk * width + kLanes64), xbuf(Score ? 2 * padded : 0);
   Scratch<T> et(kLanes64, T(0)), xt(kLanes64, T(0));  // the last partial vector, zero-padded
   const bool contiguous = c0 == 0 && c1 == batch;  // a chunk's rows are adjacent in the stream
-  double* const a[4] = {acc, acc + acc_stride, acc + 2 * acc_stride, acc + 3 * acc_stride};
+  // (rows 1 and 3 only with Stats: without, acc may end after row 2)
+  double* const a[4] = {acc, Stats ? acc + acc_stride : nullptr, acc + 2 * acc_stride,
+                        Stats ? acc + 3 * acc_stride : nullptr};
   // The tail columns [full, width) are summed in a padded copy of their sums.
   alignas(64) double t[4][kLanes64] = {};
   double* const at[4] = {t[0], t[1], t[2], t[3]};
@@ -179,7 +181,7 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
         const T* xs[2] = {x[0] + s0, rows == 2 ? x[1] + s0 : nullptr};
         std::uintptr_t ns[4];
         for (int j = 0; j < n_next; ++j) ns[j] = next[j] + s0 * sizeof(T);
-        double* const as[4] = {a[0] + s0, a[1] + s0, a[2] + s0, a[3] + s0};
+        double* const as[4] = {a[0] + s0, Stats ? a[1] + s0 : nullptr, a[2] + s0, Stats ? a[3] + s0 : nullptr};
         if (rows == 2)
           accumulate_rows<2, Score, Stats, T>(es, xs, neg, m, as, pf_e, pf_x, ns, n_next);
         else
