@@ -96,11 +96,13 @@ struct NothingBetween {
 };
 
 // between() runs after each pass over one or two rows (the pathwise tiles below put
-// a slice of the previous tile's chain rule there).
+// a slice of the previous tile's chain rule there). g_stride: values from one row of g
+// to the next for the pathwise estimator (batch; 0 when every row is the same row).
 template <bool Score, bool Stats, class T, class Between = NothingBetween>
 void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                  std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
-                 std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, Between between = {}) {
+                 std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
+                 Between between = {}) {
   const std::size_t width = c1 - c0;
   const std::size_t full = width - width % kLanes64;
   const std::size_t padded = full < width ? full + kLanes64 : full;
@@ -148,7 +150,7 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
       const std::size_t r = rc + k, i = i0 + k * batch;
       e = eps_in != nullptr ? eps_in + i : ebuf.data() + k * width;
       neg = eps_in == nullptr && (contiguous && one_side ? chunk_neg : mirror > 0 && i >= mirror);
-      x = g + i;
+      x = g + r * g_stride + c0;
       if constexpr (Score) {
         const T* w = g + r * wcols;
         T* xb = xbuf.data() + slot * padded;
@@ -169,7 +171,7 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
       if (rc + k + rows == r1 && c1 < batch) {
         for (std::size_t j = 0; j < 2 && r0 + j < r1; ++j) {
           const std::size_t i = (r0 + j) * batch + c1;
-          if (pf_x) next[n_next++] = address_of(g + i);
+          if (pf_x) next[n_next++] = address_of(g + (r0 + j) * g_stride + c1);
           if (pf_e) next[n_next++] = address_of(eps_in + i);
         }
       }
@@ -219,10 +221,10 @@ void reduce_any(int mode, const StreamKey& sk, std::uint64_t start, std::size_t 
                 std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
                 std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
   switch (mode) {  // bit 0: score function, bit 1: also the sums of squares
-    case 0: return reduce_rows<false, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
-    case 1: return reduce_rows<true, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
-    case 2: return reduce_rows<false, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
-    default: return reduce_rows<true, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
+    case 0: return reduce_rows<false, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, batch);
+    case 1: return reduce_rows<true, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, batch);
+    case 2: return reduce_rows<false, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, batch);
+    default: return reduce_rows<true, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, batch);
   }
 }
 
@@ -313,8 +315,8 @@ void pathwise_finish_kind(const double* sx, const double* sy, const T* param, do
 // same bits as finishing each tile at once.
 template <int Kind, class T>
 void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in,
-                         const T* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
-                         const T* param, double scale, T* d_loc, T* d_param) {
+                         const T* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
+                         std::size_t t1, const T* param, double scale, T* d_loc, T* d_param) {
   // per tile parity: sum g at [0, kReduceTile), sum g * eps at [2 * kReduceTile, ...)
   alignas(64) double sums[2][3 * kReduceTile];
   const std::size_t passes = (rows + 1) / 2 * ((kReduceTile + kSegment - 1) / kSegment);
@@ -331,7 +333,7 @@ void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t m
     double* cur = sums[t % 2];
     std::fill(cur, cur + (c1 - c0), 0.0);
     std::fill(cur + 2 * kReduceTile, cur + 2 * kReduceTile + (c1 - c0), 0.0);
-    reduce_rows<false, false>(sk, start, mirror, eps_in, g, 1, 1, batch, 0, rows, c0, c1, cur, kReduceTile,
+    reduce_rows<false, false>(sk, start, mirror, eps_in, g, 1, 1, batch, 0, rows, c0, c1, cur, kReduceTile, g_stride,
                               [&] { finish_upto(std::min(prev_n, done + slice)); });
     finish_upto(prev_n);  // what the slices left
     prev = cur;
@@ -346,23 +348,23 @@ void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t m
 
 template <class T>
 void pathwise_tiles_any(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
-                        std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const T* param,
-                        int kind, double scale, T* d_loc, T* d_param) {
+                        std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
+                        const T* param, int kind, double scale, T* d_loc, T* d_param) {
   with_kind(kind, [&](auto k) {
-    pathwise_tiles_kind<decltype(k)::value>(sk, start, mirror, eps_in, g, rows, batch, t0, t1, param, scale, d_loc,
-                                            d_param);
+    pathwise_tiles_kind<decltype(k)::value>(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, scale,
+                                            d_loc, d_param);
   });
 }
 
 void pathwise_tiles_f32(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
-                        const float* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
-                        const float* param, int kind, double scale, float* d_loc, float* d_param) {
-  pathwise_tiles_any(sk, start, mirror, eps_in, g, rows, batch, t0, t1, param, kind, scale, d_loc, d_param);
+                        const float* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
+                        std::size_t t1, const float* param, int kind, double scale, float* d_loc, float* d_param) {
+  pathwise_tiles_any(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, kind, scale, d_loc, d_param);
 }
 void pathwise_tiles_f64(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
-                        const double* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
-                        const double* param, int kind, double scale, double* d_loc, double* d_param) {
-  pathwise_tiles_any(sk, start, mirror, eps_in, g, rows, batch, t0, t1, param, kind, scale, d_loc, d_param);
+                        const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
+                        std::size_t t1, const double* param, int kind, double scale, double* d_loc, double* d_param) {
+  pathwise_tiles_any(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, kind, scale, d_loc, d_param);
 }
 
 template <class T>

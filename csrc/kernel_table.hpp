@@ -67,13 +67,16 @@ struct KernelTable {
                               std::size_t n, double* d_loc, double* d_param);
   // The pathwise gradient in one pass over column tiles [t0, t1) of 1024 columns
   // (reduce_* over all rows, then pathwise_finish_* of the tile: the same bits),
-  // written to d_loc[c] and d_param[c] for the tiles' columns c.
+  // written to d_loc[c] and d_param[c] for the tiles' columns c. Row r of g starts at
+  // g + r * g_stride (batch, or 0 when every row of the upstream gradient is the same).
   void (*pathwise_tiles_f32)(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
-                             const float* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
-                             const float* param, int kind, double scale, float* d_loc, float* d_param);
+                             const float* g, std::size_t g_stride, std::size_t rows, std::size_t batch,
+                             std::size_t t0, std::size_t t1, const float* param, int kind, double scale,
+                             float* d_loc, float* d_param);
   void (*pathwise_tiles_f64)(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
-                             const double* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
-                             const double* param, int kind, double scale, double* d_loc, double* d_param);
+                             const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch,
+                             std::size_t t0, std::size_t t1, const double* param, int kind, double scale,
+                             double* d_loc, double* d_param);
 };
 
 // One table per compiled target; nullptr for targets this build does not have.

@@ -350,6 +350,27 @@ def test_fused_pathwise_equals_two_step(simd_target: str, num_threads: int,
                 assert_same(q.pathwise_grad(g, src, reduce=reduce), two_step)
 
 
+# A grad_z broadcast over the sample axes (z.sum() or z.mean() give one) is read one row
+# for every sample, never copied to sample size: the same bits as the array written out.
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", [((16,), (5000,)), ((7,), (3, 1000)), ((2, 3), (1030,)), ((5000,), (4,))],
+                         ids=["S16xB5000", "S7xB3x1000", "S2x3xB1030", "S5000xB4"])
+def test_broadcast_grad_z_equals_written_out(simd_target: str, num_threads: int,
+                                             case: tuple[tuple[int, ...], tuple[int, ...]], dtype: Any) -> None:
+    sample, batch = case
+    r = np.random.default_rng(SEED + 31)
+    q = Normal(r.standard_normal(batch).astype(dtype), logvar=r.uniform(-2, 2, batch).astype(dtype))
+    _, noise = q.rsample(sample, rng=SEED + 32, return_noise=True)
+    row = r.standard_normal(batch).astype(dtype)
+    for g in (np.broadcast_to(row, sample + batch), np.broadcast_to(dtype(0.5), sample + batch),
+              np.broadcast_to(row.astype(np.float64), sample + batch)):  # (float64: converted once, a row)
+        written = np.ascontiguousarray(g, dtype)
+        for src in (noise, np.asarray(noise)):
+            for threads in (1, 2):
+                reparam.set_num_threads(threads)
+                assert_same(q.pathwise_grad(g, src), q.pathwise_grad(written, src))
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("name", PARAMS)
 def test_dsigma_dparam_of_the_core(name: str, dtype: Any) -> None:

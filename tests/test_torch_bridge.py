@@ -144,6 +144,23 @@ def test_non_contiguous_inputs_and_gradients() -> None:
     torch.testing.assert_close(loc2.grad, g.sum(0))
 
 
+def test_expanded_gradient_equals_written_out() -> None:
+    """z.sum().backward() hands backward an expanded (stride-0) gradient, which the
+    reduction reads one row per sample: the same bits as the gradient written out."""
+    grads = []
+    for written in (False, True):
+        loc = torch.linspace(-1, 1, 3000, dtype=torch.float32).requires_grad_()
+        lv = torch.linspace(-2, 2, 3000, dtype=torch.float32).requires_grad_()
+        z = rt.rsample(loc, lv, sample_shape=(9,), generator=11)
+        if written:
+            z.backward(torch.ones_like(z))
+        else:
+            z.sum().backward()
+        assert loc.grad is not None and lv.grad is not None
+        grads.append((loc.grad.clone(), lv.grad.clone()))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+
+
 def test_generator_semantics() -> None:
     loc = torch.zeros(10)
     lv = torch.zeros(10)

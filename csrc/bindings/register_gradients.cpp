@@ -138,10 +138,15 @@ T* output(const py::array& a, const char* what, std::size_t size) {
 // The pathwise gradient written straight to d_loc and d_param (T, batch elements):
 // column sums per tile on the stack of the task, then the chain rule of the tile, so
 // nothing of size (4, batch) in float64 is allocated when one task holds all rows.
+// g: rows x batch values, or batch values when every row of the upstream gradient is
+// that one row (a broadcast grad_z, as z.sum().backward() gives): read with row stride 0,
+// the same sums as of the rows written out.
 template <class T>
 void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch,
               const py::array& param, int kind, double scale, const py::array& d_loc, const py::array& d_param) {
-  const T* gp = input<T>(g, "grad_z", rows * batch);
+  const bool one_row = std::size_t(g.size()) == batch && rows > 1;
+  const T* gp = input<T>(g, "grad_z", one_row ? batch : rows * batch);
+  const std::size_t g_stride = one_row ? 0 : batch;
   const T* pp = input<T>(param, "param", batch);
   T* lp = output<T>(d_loc, "d_loc", batch);
   T* dp = output<T>(d_param, "d_param", batch);
@@ -156,8 +161,10 @@ void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std
       k.pathwise_finish_f32(sx, sy, pp + c0, kind, scale, n, lp + c0, dp + c0);
   };
   if (row_block(rows, batch) < rows) {  // partial sums by row block, then the chain rule
+    std::vector<T> rows_of_g(one_row ? rows * batch : 0);  // this path reads whole rows
+    for (std::size_t r = 0; one_row && r < rows; ++r) std::copy(gp, gp + batch, rows_of_g.begin() + r * batch);
     std::vector<double> res(4 * batch, 0.0);
-    reduce_sums(0, src, gp, rows, batch, 1, 1, res.data());
+    reduce_sums(0, src, one_row ? rows_of_g.data() : gp, rows, batch, 1, 1, res.data());
     finish(res.data(), res.data() + 2 * batch, 0, batch);
     return;
   }
@@ -172,9 +179,11 @@ void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std
   auto task = [&](std::size_t t) {
     const std::size_t t0 = t * per_task, t1 = std::min(col_tiles, t0 + per_task);
     if constexpr (sizeof(T) == 8)
-      k.pathwise_tiles_f64(src.sk, src.start, src.mirror, src.eps_in, gp, rows, batch, t0, t1, pp, kind, scale, lp, dp);
+      k.pathwise_tiles_f64(src.sk, src.start, src.mirror, src.eps_in, gp, g_stride, rows, batch, t0, t1, pp, kind, scale,
+                           lp, dp);
     else
-      k.pathwise_tiles_f32(src.sk, src.start, src.mirror, src.eps_in, gp, rows, batch, t0, t1, pp, kind, scale, lp, dp);
+      k.pathwise_tiles_f32(src.sk, src.start, src.mirror, src.eps_in, gp, g_stride, rows, batch, t0, t1, pp, kind, scale,
+                           lp, dp);
   };
   if (parallel && tasks > 1) {
     parallel_for(tasks, task);
@@ -219,7 +228,8 @@ void register_gradients(py::module_& m) {
         py::arg("noise"), py::arg("g"), py::arg("rows"), py::arg("batch"), py::arg("param"), py::arg("kind"),
         py::arg("scale"), py::arg("d_loc"), py::arg("d_param"),
         "The pathwise gradient in one pass: d_loc = scale * sum_rows g, d_param = sum_rows(g * eps) * "
-        "(dsigma/dparam * scale), written to d_loc and d_param (dtype of g, batch elements each).");
+        "(dsigma/dparam * scale), written to d_loc and d_param (dtype of g, batch elements each). g: rows x batch "
+        "values, or batch values that every row repeats.");
   m.def("dsigma",
         [](const py::array& param, int kind, const py::array& out) {
           if (kind < 0 || kind > 4) throw py::value_error("kind must be 0..4, got " + std::to_string(kind));

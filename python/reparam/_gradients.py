@@ -149,17 +149,24 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
     sample = _sample_shape(q, g.shape, "grad_z")
     src = _noise_source(q, noise, g.shape)
     rows, batch = math.prod(sample), math.prod(q.batch_shape)
-    g = np.require(g, q.dtype, ("C", "A"))
     if (not return_stats and rows and batch and q.loc.shape == q.batch_shape
             and q.param.shape == q.batch_shape):
         # one pass: sums per column tile and the chain rule, no (4, batch) float64 array
         _, par_b = q._batch_arrays()
+        ns = len(sample)
+        if rows > 1 and not any(g.strides[:ns]):
+            # every sample row is the same row (a broadcast grad_z, as z.sum() gives):
+            # the kernel reads that one row for each, nothing of sample size is copied
+            g = np.require(g[(0,) * ns], q.dtype, ("C", "A"))
+        else:
+            g = np.require(g, q.dtype, ("C", "A"))
         # one block for both results: a pair of large arrays alive together costs the
         # allocator fresh pages (page faults) on every call, one block is reused
         both = np.empty((2, *q.batch_shape), q.dtype)
         d_loc, d_param = both[0, ...], both[1, ...]  # arrays, also for a batch shape ()
         _core.pathwise_grad(src, g, rows, batch, par_b, q._kind, _scale(rows, reduce), d_loc, d_param)
         return {"loc": d_loc, q.param_name: d_param}
+    g = np.require(g, q.dtype, ("C", "A"))
     sums = _core.reduce_estimator(0, return_stats, src, g, rows, batch, 1, 1)
 
     def variances() -> tuple[Array, Array]:

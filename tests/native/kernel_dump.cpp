@@ -964,18 +964,18 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
 // ---- the fused pathwise tiles: equal to reduce (1024-column tiles) + pathwise_finish
 
 void call_tiles(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps,
-                const float* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const float* p,
-                int kind, double scale, float* dl, float* dp) {
-  k.pathwise_tiles_f32(sk, start, mirror, eps, g, rows, batch, t0, t1, p, kind, scale, dl, dp);
+                const float* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
+                std::size_t t1, const float* p, int kind, double scale, float* dl, float* dp) {
+  k.pathwise_tiles_f32(sk, start, mirror, eps, g, g_stride, rows, batch, t0, t1, p, kind, scale, dl, dp);
 }
 void call_tiles(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps,
-                const double* g, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const double* p,
-                int kind, double scale, double* dl, double* dp) {
-  k.pathwise_tiles_f64(sk, start, mirror, eps, g, rows, batch, t0, t1, p, kind, scale, dl, dp);
+                const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
+                std::size_t t1, const double* p, int kind, double scale, double* dl, double* dp) {
+  k.pathwise_tiles_f64(sk, start, mirror, eps, g, g_stride, rows, batch, t0, t1, p, kind, scale, dl, dp);
 }
 
 template <class T>
-void run_tiles(std::size_t id, int kind, std::size_t rows, std::size_t batch, int src,
+void run_tiles(std::size_t id, int kind, std::size_t rows, std::size_t batch, int src, bool one_row,
                const std::vector<Target>& targets, NewTotals& tot) {
   char label[32];
   std::snprintf(label, sizeof label, "t%zu", id);
@@ -983,8 +983,15 @@ void run_tiles(std::size_t id, int kind, std::size_t rows, std::size_t batch, in
   const StreamKey sk = new_case_key(id);
   const std::uint64_t start = 3 * id + 1, seed = 0x7115000000000000ull + id;
   const std::size_t n = rows * batch, mirror = src == 2 ? (rows + 1) / 2 * batch : 0;
-  std::vector<T> g(n), eps(src == 0 ? n : 0), p(batch);
-  for (std::size_t i = 0; i < n; ++i) g[i] = T(uniform_in(seed, i, -3.0, 3.0));
+  // g: all rows (for the reference; with one_row every row repeats the first). The
+  // kernels under test read gk with row stride 0 when one_row: its first row is g's,
+  // the rest other values, so reading past the first row shows.
+  std::vector<T> g(n), gk(n), eps(src == 0 ? n : 0), p(batch);
+  for (std::size_t i = 0; i < n; ++i) {
+    g[i] = T(uniform_in(seed, one_row ? i % batch : i, -3.0, 3.0));
+    gk[i] = one_row && i >= batch ? T(uniform_in(~seed, i, -3.0, 3.0)) : g[i];
+  }
+  const std::size_t g_stride = one_row ? 0 : batch;
   if (src == 0) fill_normal_t(*targets[0].table, sk, start, n, eps.data());
   const SpecialList ps = param_specials(kind);
   for (std::size_t i = 0; i < batch; ++i)
@@ -992,8 +999,9 @@ void run_tiles(std::size_t id, int kind, std::size_t rows, std::size_t batch, in
   const T* e = src == 0 ? eps.data() : nullptr;
   const double scale = 1.0 / double(rows);
   char desc[128];
-  std::snprintf(desc, sizeof desc, "%s pathwise_tiles_%s kind=%s rows=%zu batch=%zu eps=%s mirror=%zu", label,
-                dtype_name<T>(), kParamKindName[kind], rows, batch, src == 0 ? "in" : "gen", mirror);
+  std::snprintf(desc, sizeof desc, "%s pathwise_tiles_%s kind=%s rows=%zu batch=%zu eps=%s mirror=%zu g=%s", label,
+                dtype_name<T>(), kParamKindName[kind], rows, batch, src == 0 ? "in" : "gen", mirror,
+                one_row ? "one-row" : "rows");
   // reference: the scalar target's sums per 1024-column tile, then its chain rule
   std::vector<double> acc(4 * 1024);
   std::vector<T> ref_dl(batch), ref_dp(batch);
@@ -1012,10 +1020,10 @@ void run_tiles(std::size_t id, int kind, std::size_t rows, std::size_t batch, in
     // all tiles in one call, and split in two calls (as tasks split them)
     for (std::size_t split : {tiles, tiles / 2}) {
       std::vector<T> dl(batch), dp(batch);
-      call_tiles(*targets[t].table, sk, start, mirror, e, g.data(), rows, batch, 0, split, p.data(), kind, scale,
-                 dl.data(), dp.data());
-      call_tiles(*targets[t].table, sk, start, mirror, e, g.data(), rows, batch, split, tiles, p.data(), kind, scale,
-                 dl.data(), dp.data());
+      call_tiles(*targets[t].table, sk, start, mirror, e, gk.data(), g_stride, rows, batch, 0, split, p.data(), kind,
+                 scale, dl.data(), dp.data());
+      call_tiles(*targets[t].table, sk, start, mirror, e, gk.data(), g_stride, rows, batch, split, tiles, p.data(),
+                 kind, scale, dl.data(), dp.data());
       const std::size_t a = first_diff(dl.data(), ref_dl.data(), batch), b = first_diff(dp.data(), ref_dp.data(), batch);
       if (a < batch || b < batch)
         fail("%s: target %s (split at tile %zu) differs from scalar reduce + chain (d_loc at %zu, d_param at %zu)",
@@ -1093,10 +1101,10 @@ void run_new_kernels(const std::vector<Target>& targets, std::vector<NewTotals>&
   for (int f64 = 0; f64 < 2; ++f64)
     for (int kind = 0; kind < kNumParamKinds; ++kind)
       for (const TileShape& ts : kTileShapes)
-        for (int src = 0; src < 3; ++src, ++id) {  // stored eps; regenerated; with a mirror
-          if (src == 2 && ts.rows == 1) continue;
-          if (f64) run_tiles<double>(id, kind, ts.rows, ts.batch, src, targets, totals[kTilesF64]);
-          else run_tiles<float>(id, kind, ts.rows, ts.batch, src, targets, totals[kTilesF32]);
+        for (int src = 0; src < 6; ++src, ++id) {  // stored eps; regenerated; with a mirror; x (g rows, one row)
+          if ((src % 3 == 2 || src >= 3) && ts.rows == 1) continue;
+          if (f64) run_tiles<double>(id, kind, ts.rows, ts.batch, src % 3, src >= 3, targets, totals[kTilesF64]);
+          else run_tiles<float>(id, kind, ts.rows, ts.batch, src % 3, src >= 3, targets, totals[kTilesF32]);
         }
 }
 
