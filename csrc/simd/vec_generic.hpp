@@ -114,10 +114,4 @@ inline F64 abs(F64 a) { F64 r; REPARAM_VEC_LOOP64(r.v[i] = std::fabs(a.v[i])) re
 #undef REPARAM_VEC_LOOP
 #undef REPARAM_VEC_LOOP64
 
-// No streaming stores here (NEON intrinsics expose no non-temporal store): large
-// outputs take the ordinary stores of fill_positions.
-inline constexpr bool kStreamingStores = false;
-inline void stream_lines(unsigned char* dst, const unsigned char* src, std::size_t lines) {
-  std::memcpy(dst, src, 64 * lines);
-}
-inline void stream_fence() {}
+#include "vec_no_streaming.hpp"

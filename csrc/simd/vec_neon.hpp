@@ -117,10 +117,4 @@ inline F64 max_gt(F64 a, F64 b) { return select(gt(a, b), a, b); }
 inline F64 min_lt(F64 a, F64 b) { return select(gt(b, a), a, b); }
 inline F64 abs(F64 a) { return {vabsq_f64(a.v)}; }
 
-// No streaming stores here (NEON intrinsics expose no non-temporal store): large
-// outputs take the ordinary stores of fill_positions.
-inline constexpr bool kStreamingStores = false;
-inline void stream_lines(unsigned char* dst, const unsigned char* src, std::size_t lines) {
-  std::memcpy(dst, src, 64 * lines);
-}
-inline void stream_fence() {}
+#include "vec_no_streaming.hpp"
