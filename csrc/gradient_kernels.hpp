@@ -100,10 +100,10 @@ struct NothingBetween {
 // a slice of the previous tile's chain rule there). g_stride: values from one row of g
 // to the next for the pathwise estimator (batch; 0 when every row is the same row).
 template <bool Score, bool Stats, class T, class Between = NothingBetween>
-void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
-                 std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
-                 std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
-                 Between between = {}) {
+void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
+                          std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
+                          std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
+                          Between between = {}) {
   const std::size_t width = c1 - c0;
   const std::size_t full = width - width % kLanes64;
   const std::size_t padded = full < width ? full + kLanes64 : full;
@@ -217,27 +217,64 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
   }
 }
 
+// reduce_rows_in_order over at most kReduceRowBlock rows; over more, each block of
+// kReduceRowBlock rows from r0 is summed from zero and the block sums are added to acc
+// in block order. The binding's row-block tasks add the same block sums in the same
+// order, so every path gives the same bits, and the rounding error of a sum over n rows
+// grows with kReduceRowBlock + n / kReduceRowBlock instead of with n (README, "Accuracy
+// of the gradient sums").
+template <bool Score, bool Stats, class T, class Between = NothingBetween>
+void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
+                 std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
+                 std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
+                 Between between = {}) {
+  if (r1 - r0 <= kReduceRowBlock) {
+    reduce_rows_in_order<Score, Stats>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc,
+                                       acc_stride, g_stride, between);
+    return;
+  }
+  const std::size_t width = c1 - c0;
+  Scratch<double> part(4 * width);
+  for (std::size_t b0 = r0; b0 < r1; b0 += kReduceRowBlock) {
+    const std::size_t b1 = std::min(r1, b0 + kReduceRowBlock);
+    for (std::size_t i = 0; i < 4 * width; ++i) part[i] = 0.0;
+    reduce_rows_in_order<Score, Stats>(sk, start, mirror, eps_in, g, wcols, inner, batch, b0, b1, c0, c1,
+                                       part.data(), width, g_stride, between);
+    for (std::size_t q = 0; q < 4; ++q) {
+      if (q % 2 == 1 && !Stats) continue;
+      double* a = acc + q * acc_stride;
+      const double* p = part.data() + q * width;
+      for (std::size_t c = 0; c < width; ++c) {
+        const double v = a[c] + p[c];
+        a[c] = v != v ? std::numeric_limits<double>::quiet_NaN() : v;  // the one NaN (canonical_nan)
+      }
+    }
+  }
+}
+
 template <class T>
 void reduce_any(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                 std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
-                std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
+                std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride) {
   switch (mode) {  // bit 0: score function, bit 1: also the sums of squares
-    case 0: return reduce_rows<false, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, batch);
-    case 1: return reduce_rows<true, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, batch);
-    case 2: return reduce_rows<false, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, batch);
-    default: return reduce_rows<true, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, batch);
+    case 0: return reduce_rows<false, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
+    case 1: return reduce_rows<true, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
+    case 2: return reduce_rows<false, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
+    default: return reduce_rows<true, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
   }
 }
 
 void reduce_f32(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
                 const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
-                std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
-  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
+                std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride,
+                std::size_t g_stride) {
+  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
 }
 void reduce_f64(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
                 const double* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
-                std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride) {
-  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride);
+                std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride,
+                std::size_t g_stride) {
+  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
 }
 
 // dsigma/dparam of each parameterization in float64, from the parameter itself; the

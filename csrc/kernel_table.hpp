@@ -10,6 +10,11 @@
 
 namespace reparam {
 
+// Rows of one block of the gradient sums (reduce_f32/f64): longer sums are added up
+// block by block, so their rounding error grows with the block size plus the number of
+// blocks, not with the row count.
+constexpr std::size_t kReduceRowBlock = 4096;
+
 struct KernelTable {
   const char* name;
   // streaming: the caller's whole output is too large for the caches (see
@@ -44,18 +49,22 @@ struct KernelTable {
   void (*sigma_f32)(const float* param, int kind, std::size_t n, float* out);
   void (*sigma_f64)(const double* param, int kind, std::size_t n, double* out);
   // Gradient-estimator sums over rows [r0, r1), columns [c0, c1) (c1 - c0 <= 1024) of a
-  // (rows, batch) layout, rows added in order, added to acc[k * acc_stride + c - c0]:
-  // mode bit 0 clear (pathwise): x = g, y = g * eps; set (score function): x = w * eps,
+  // (rows, batch) layout, added to acc[k * acc_stride + c - c0]: up to kReduceRowBlock
+  // rows added in order; more, in blocks of kReduceRowBlock rows from r0, each block
+  // summed from zero in row order and the block sums added in order. mode bit 0 clear
+  // (pathwise): x = g[r * g_stride + c], y = x * eps; set (score function): x = w * eps,
   // y = w * (eps^2 - 1) with w = g[r * wcols + c / inner]; acc rows: sum x, sum x^2,
   // sum y, sum y^2 (the squares only with mode bit 1). eps is read from eps_in, or
-  // regenerated at start + flat index (negated past mirror > 0).
+  // regenerated at start + flat index (negated past mirror > 0). g_stride: batch, or 0
+  // when every row of the upstream gradient is the same row.
   void (*reduce_f32)(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
                      const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
-                     std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride);
+                     std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride,
+                     std::size_t g_stride);
   void (*reduce_f64)(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                      const double* eps_in, const double* g, std::size_t wcols, std::size_t inner,
                      std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
-                     double* acc, std::size_t acc_stride);
+                     double* acc, std::size_t acc_stride, std::size_t g_stride);
   // dsigma/dparam(param) in float64, elementwise (kind as above).
   void (*dsigma_f32)(const float* param, int kind, std::size_t n, double* out);
   void (*dsigma_f64)(const double* param, int kind, std::size_t n, double* out);

@@ -16,8 +16,7 @@
 namespace reparam::bindings {
 namespace {
 
-constexpr std::size_t kColTile = 1024;   // columns per task (the kernel's maximum)
-constexpr std::size_t kRowBlock = 4096;  // rows per task when there are few column tiles
+constexpr std::size_t kColTile = 1024;  // columns per task (the kernel's maximum)
 
 template <class T>
 const T* input(const py::array& a, const char* what, std::size_t size) {
@@ -64,25 +63,30 @@ NoiseSource<T> noise_source(const py::object& noise, std::size_t size) {
 template <class T>
 void call_reduce(const KernelTable& k, int mode, const NoiseSource<T>& src, const T* g, std::size_t wcols,
                  std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
-                 double* acc, std::size_t stride) {
+                 double* acc, std::size_t stride, std::size_t g_stride) {
   if constexpr (sizeof(T) == 8)
-    k.reduce_f64(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride);
+    k.reduce_f64(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride,
+                 g_stride);
   else
-    k.reduce_f32(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride);
+    k.reduce_f32(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride,
+                 g_stride);
 }
 
-// Rows per task: all of them when there are enough column tiles to share out, else
-// blocks of kRowBlock whose partial sums are added in block order. Depends on the
-// shape only, so results are the same for every thread count.
+// Rows per task: all of them when there are enough column tiles to share out (the
+// kernel then adds its kReduceRowBlock-row blocks in order), else one block of
+// kReduceRowBlock rows, whose partial sums are added here in block order: the same
+// sums either way. Depends on the shape only, so results are the same for every
+// thread count.
 std::size_t row_block(std::size_t rows, std::size_t batch) {
   const std::size_t col_tiles = (batch + kColTile - 1) / kColTile;
-  return col_tiles >= 8 ? rows : std::min(rows, kRowBlock);
+  return col_tiles >= 8 ? rows : std::min(rows, kReduceRowBlock);
 }
 
 // Column sums (4, batch) into res (zeroed) with the GIL released by the caller.
+// g_stride (pathwise): batch, or 0 when gp is one row that every sample row repeats.
 template <class T>
 void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t rows, std::size_t batch,
-                 std::size_t wcols, std::size_t inner, double* res) {
+                 std::size_t wcols, std::size_t inner, double* res, std::size_t g_stride) {
   const KernelTable& k = active_kernels();
   const std::size_t nsums = (mode & 2) ? 4 : 2;  // x and y sums; their squares with stats
   const std::size_t col_tiles = (batch + kColTile - 1) / kColTile;
@@ -94,7 +98,7 @@ void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t r
     const std::size_t r0 = rb * rblock, r1 = std::min(rows, r0 + rblock);
     const std::size_t c0 = ct * kColTile, c1 = std::min(batch, c0 + kColTile);
     double* dst = (row_blocks > 1 ? partial.data() + rb * 4 * batch : res) + c0;
-    call_reduce(k, mode, src, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch);
+    call_reduce(k, mode, src, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch, g_stride);
   };
   const std::size_t tasks = row_blocks * col_tiles;
   if (rows * batch < kParallelThreshold) {
@@ -116,14 +120,16 @@ void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t r
 template <class T>
 py::array_t<double> reduce(int score, bool stats, const py::object& noise, const py::array& g, std::size_t rows,
                            std::size_t batch, std::size_t wcols, std::size_t inner) {
-  const T* gp = input<T>(g, score ? "f_values" : "grad_z", score ? rows * wcols : rows * batch);
+  // pathwise g: rows x batch values, or one row of batch values that every row repeats
+  const bool one_row = !score && rows > 1 && std::size_t(g.size()) == batch;
+  const T* gp = input<T>(g, score ? "f_values" : "grad_z", score ? rows * wcols : one_row ? batch : rows * batch);
   const NoiseSource<T> src = noise_source<T>(noise, rows * batch);
   py::array_t<double> result({std::size_t(4), batch});
   double* res = result.mutable_data();
   std::fill(res, res + 4 * batch, 0.0);
   if (rows == 0 || batch == 0) return result;
   py::gil_scoped_release nogil;  // the kernels read g/eps and write their own tiles only
-  reduce_sums(score | (stats ? 2 : 0), src, gp, rows, batch, wcols, inner, res);
+  reduce_sums(score | (stats ? 2 : 0), src, gp, rows, batch, wcols, inner, res, one_row ? 0 : batch);
   return result;
 }
 
@@ -161,10 +167,8 @@ void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std
       k.pathwise_finish_f32(sx, sy, pp + c0, kind, scale, n, lp + c0, dp + c0);
   };
   if (row_block(rows, batch) < rows) {  // partial sums by row block, then the chain rule
-    std::vector<T> rows_of_g(one_row ? rows * batch : 0);  // this path reads whole rows
-    for (std::size_t r = 0; one_row && r < rows; ++r) std::copy(gp, gp + batch, rows_of_g.begin() + r * batch);
     std::vector<double> res(4 * batch, 0.0);
-    reduce_sums(0, src, one_row ? rows_of_g.data() : gp, rows, batch, 1, 1, res.data());
+    reduce_sums(0, src, gp, rows, batch, 1, 1, res.data(), g_stride);
     finish(res.data(), res.data() + 2 * batch, 0, batch);
     return;
   }
@@ -217,7 +221,8 @@ void register_gradients(py::module_& m) {
         py::arg("score"), py::arg("stats"), py::arg("noise"), py::arg("g"), py::arg("rows"), py::arg("batch"), py::arg("wcols"),
         py::arg("inner"),
         "Sums (4, batch) in float64: x, x^2, y, y^2 (the squares only with stats, else 0) with pathwise x = g, y = g*eps or score "
-        "x = w*eps, y = w*(eps^2 - 1). noise: (key, ctr_lo, ctr_hi, start, mirror) or an eps array.");
+        "x = w*eps, y = w*(eps^2 - 1). noise: (key, ctr_lo, ctr_hi, start, mirror) or an eps array. Pathwise g: rows x batch "
+        "values, or batch values that every row repeats.");
   m.def("pathwise_grad",
         [](const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch, const py::array& param,
            int kind, double scale, const py::array& d_loc, const py::array& d_param) {

@@ -49,6 +49,7 @@ namespace {
 
 using reparam::Counter128;
 using reparam::KernelTable;
+using reparam::kReduceRowBlock;
 using reparam::StreamKey;
 
 // ------------------------------------------------------------------ hashing / bits
@@ -581,12 +582,12 @@ void call_sigma(const KernelTable& k, const double* p, int kind, std::size_t n, 
 void call_reduce(const KernelTable& k, int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                  const float* eps_in, const float* g, std::size_t wcols, std::size_t inner, std::size_t batch,
                  std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride) {
-  k.reduce_f32(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride);
+  k.reduce_f32(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch);
 }
 void call_reduce(const KernelTable& k, int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                  const double* eps_in, const double* g, std::size_t wcols, std::size_t inner, std::size_t batch,
                  std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride) {
-  k.reduce_f64(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride);
+  k.reduce_f64(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch);
 }
 void fill_normal_t(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
   k.fill_normal_f32(sk, start, n, out, false);
@@ -875,10 +876,15 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
       init[k * stride + c] = c < batch ? double(k + 1) * 0.375 + double(c) * 0.0625 - 7.0 : 1234.5;
   for (std::size_t i = 4 * stride; i < acc_n; ++i) init[i] = -4321.25;
 
-  // plain-loop reference: each column's rows in order, in float64
-  std::vector<double> want(init);
+  // plain-loop reference: each column's rows in order, in float64; over more than
+  // kReduceRowBlock rows, each block's sums from zero, added to acc in block order
+  std::vector<double> want(init), block(acc_n);
   for (std::size_t c = 0; c < batch; ++c)
     for (std::size_t r = 0; r < rows; ++r) {
+      const bool blocked = rows > kReduceRowBlock;
+      if (blocked && r % kReduceRowBlock == 0)
+        for (std::size_t k = 0; k < 4; ++k) block[k * stride + c] = 0.0;
+      double* sum = blocked ? block.data() : want.data();
       const std::size_t i = r * batch + c;
       double e;
       if (eps != nullptr) e = double(eps[i]);
@@ -893,12 +899,15 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
         p = double(g[i]);
         q = p * e;
       }
-      want[c] += p;
-      want[2 * stride + c] += q;
+      sum[c] += p;
+      sum[2 * stride + c] += q;
       if (stats) {
-        want[stride + c] += p * p;
-        want[3 * stride + c] += q * q;
+        sum[stride + c] += p * p;
+        sum[3 * stride + c] += q * q;
       }
+      if (blocked && ((r + 1) % kReduceRowBlock == 0 || r + 1 == rows))
+        for (std::size_t k = 0; k < 4; ++k)
+          if (stats || k % 2 == 0) want[k * stride + c] += block[k * stride + c];
     }
 
   auto run = [&](const KernelTable& k, const Tiling& tl, double* acc) {
@@ -934,6 +943,8 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
         th = fnv1a(&h, 1, th);
         continue;
       }
+      // (the kernel's row blocks count from r0: a split into other row blocks sums otherwise)
+      if (rows > kReduceRowBlock && kTilings[ti].row_block != 0) continue;
       buf = init;
       run(*targets[t].table, kTilings[ti], buf.data());
       const std::size_t i = first_diff(buf.data(), ref.data(), acc_n);
@@ -1090,13 +1101,24 @@ void run_new_kernels(const std::vector<Target>& targets, std::vector<NewTotals>&
             else run_reduce<float>(rc, targets, totals[kReduceF32]);
             ++id;
           }
+  // more rows than one block (kReduceRowBlock): block sums added in order
+  for (int f64 = 0; f64 < 2; ++f64)
+    for (int mode = 0; mode < 4; ++mode)
+      for (int src = 0; src < 3; ++src, ++id) {
+        const std::size_t rows = 2 * kReduceRowBlock + 5, batch = 3;
+        const std::size_t mirror = src == 2 ? (rows + 1) / 2 * batch : 0;
+        const ReduceCase rc{id, mode, batch, rows, 1, batch, src == 0, mirror, 2 * id + 1};
+        if (f64) run_reduce<double>(rc, targets, totals[kReduceF64]);
+        else run_reduce<float>(rc, targets, totals[kReduceF32]);
+      }
 
   // shapes: one partial tile; two tiles with a partial vector; five tiles, 16 rows
-  // (slices of a tile's chain rule between the next tile's passes); an odd row count
+  // (slices of a tile's chain rule between the next tile's passes); an odd row count;
+  // more rows than one block of the sums
   struct TileShape {
     std::size_t rows, batch;
   };
-  const TileShape kTileShapes[] = {{1, 5}, {2, 1030}, {16, 5000}, {7, 3001}};
+  const TileShape kTileShapes[] = {{1, 5}, {2, 1030}, {16, 5000}, {7, 3001}, {kReduceRowBlock + 7, 9}};
   id = 0;
   for (int f64 = 0; f64 < 2; ++f64)
     for (int kind = 0; kind < kNumParamKinds; ++kind)
