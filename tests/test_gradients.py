@@ -10,7 +10,10 @@ What is checked (issue 4):
   (loc (3, 1), param (4,)) and both reductions;
 - score-function gradients equal their closed form computed in NumPy from eps, for
   every baseline type and for f of shape sample_shape and sample_shape + a batch prefix;
-  the reported stats are ``np.var(per-sample estimates, ddof=1)`` over the sample axes;
+  the reported stats are ``np.var(per-sample estimates, ddof=1)`` over the sample axes,
+  each per-sample estimate summed down to its argument's shape first (loc (3, 1) and
+  param (4,) here; tests/test_gradients_stats.py has the other shapes, noise sources,
+  chunking and Dask);
 - a `Noise` handle and the eps array it stands for give identical results (antithetic
   handles too), and results are bit-identical for every SIMD path and thread count, both
   for a wide shape (no row blocks) and for a narrow, tall one (4096-row blocks);
@@ -96,6 +99,15 @@ def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return g
 
 
+def per_sample_var(t: np.ndarray, ns: int, shape: tuple[int, ...]) -> np.ndarray:
+    """np.var(ddof=1) over the ns sample axes of the per-sample estimates t (sample_shape +
+    batch_shape), each sample's estimate first summed down to the argument's `shape`."""
+    sample = t.shape[:ns]
+    flat = t.reshape((-1, *t.shape[ns:]))
+    e = np.stack([sum_to(row, shape) for row in flat]) if flat.shape[0] else np.zeros((0, *shape))
+    return np.var(e.reshape(sample + shape), ddof=1, axis=tuple(range(ns)))
+
+
 # ------------------------------------------------------------------ pathwise vs autodiff
 @pytest.mark.parametrize("reduce", ["mean", "sum"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -169,7 +181,8 @@ def test_pathwise_matches_finite_differences(name: str, dtype: Any, reduce: str)
 @pytest.mark.parametrize("sample_shape", [(7,), (2, 4)], ids=["S7", "S2x4"])
 def test_pathwise_closed_form_and_stats(name: str, dtype: Any, sample_shape: tuple[int, ...]) -> None:
     """grads = reduce(grad_z) and reduce(grad_z * eps) * dsigma/dparam; stats are the
-    ddof=1 variances over the sample axes of the per-sample estimates."""
+    ddof=1 variances over the sample axes of the per-sample estimates (summed down to the
+    broadcast argument's shape: loc (3, 1), param (4,))."""
     q = make_q(name, dtype)
     z, noise = q.rsample(sample_shape, rng=SEED + 2, return_noise=True)
     eps = np.asarray(noise).astype(np.float64)
@@ -183,9 +196,9 @@ def test_pathwise_closed_form_and_stats(name: str, dtype: Any, sample_shape: tup
         red = np.mean if reduce == "mean" else np.sum
         np.testing.assert_allclose(got["loc"], sum_to(red(t_loc, axis=axes), LOC.shape), **tol(dtype))
         np.testing.assert_allclose(got[name], sum_to(red(t_par, axis=axes), (4,)), **tol(dtype))
-    assert stats["loc"].shape == BATCH and stats[name].shape == BATCH
-    np.testing.assert_allclose(stats["loc"], np.var(t_loc, ddof=1, axis=axes), **tol(dtype))
-    np.testing.assert_allclose(stats[name], np.var(t_par, ddof=1, axis=axes), **tol(dtype))
+    assert stats["loc"].shape == LOC.shape and stats[name].shape == (4,)
+    np.testing.assert_allclose(stats["loc"], per_sample_var(t_loc, len(axes), LOC.shape), **tol(dtype))
+    np.testing.assert_allclose(stats[name], per_sample_var(t_par, len(axes), (4,)), **tol(dtype))
 
 
 # ----------------------------------------------------------------- score closed form
@@ -194,7 +207,8 @@ BASELINES = ["none", "number", "array", "mean", "loo"]
 
 def score_reference(q: Normal, f: np.ndarray, eps: np.ndarray, baseline: Any, ns: int,
                     reduce: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The score-function estimator in NumPy float64: grads and per-element ddof=1 stats."""
+    """The score-function estimator in NumPy float64: grads and ddof=1 stats of the
+    per-sample estimates summed down to each argument's shape."""
     f = f.astype(np.float64)
     axes = tuple(range(ns))
     n = math.prod(f.shape[:ns])
@@ -216,7 +230,7 @@ def score_reference(q: Normal, f: np.ndarray, eps: np.ndarray, baseline: Any, ns
     red = np.mean if reduce == "mean" else np.sum
     grads = {"loc": sum_to(red(t_loc, axis=axes), q.loc.shape),
              name: sum_to(red(t_par, axis=axes), q.param.shape)}
-    stats = {"loc": np.var(t_loc, ddof=1, axis=axes), name: np.var(t_par, ddof=1, axis=axes)}
+    stats = {"loc": per_sample_var(t_loc, ns, q.loc.shape), name: per_sample_var(t_par, ns, q.param.shape)}
     return grads, stats
 
 
@@ -245,7 +259,7 @@ def test_score_closed_form(baseline: str, sample_shape: tuple[int, ...], f_extra
         assert set(got) == {"loc", name} and set(stats) == {"loc", name}
         for k in got:
             assert got[k].shape == want[k].shape and got[k].dtype == np.dtype(dtype), k
-            assert stats[k].shape == BATCH and stats[k].dtype == np.dtype(dtype), k
+            assert stats[k].shape == want[k].shape and stats[k].dtype == np.dtype(dtype), k
             scale = np.abs(want_stats[k]).max() ** 0.5 * (math.prod(sample_shape) if reduce == "sum" else 1)
             rtol = 1e-5 if np.dtype(dtype) == np.float32 else 1e-12
             np.testing.assert_allclose(got[k], want[k], rtol=rtol, atol=rtol * scale, err_msg=k)

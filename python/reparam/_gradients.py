@@ -4,7 +4,10 @@ pathwise (reparameterization): d/dloc = E[f'(z)], d/dsigma = E[f'(z) eps];
 score function:                d/dloc = E[(f - b) eps] / sigma,
                                d/dsigma = E[(f - b) (eps**2 - 1)] / sigma.
 Both are one fused pass in the core that regenerates eps from a `Noise` handle (or
-reads an eps array) and adds up per-column sums in float64, rows in order.
+reads an eps array) and adds up per-column sums in float64, rows in order. With
+`return_stats`, the variances of the per-sample estimates come from that pass's sums of
+squares for an argument of the full batch shape, and from a second pass over chunks of
+sample rows for an argument broadcast over the batch (`_spread_variances`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ __all__ = ["estimate_grad", "pathwise_grad", "score_grad"]
 
 Array = npt.NDArray[Any]
 _MASK64 = (1 << 64) - 1
+_MASK128 = (1 << 128) - 1
 
 
 def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
@@ -87,11 +91,18 @@ def _dsigma(kind: int, param: Array) -> Array:
 
 
 def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array,
-            variances: Callable[[], tuple[Array, Array]] | None) -> Any:
+            variances: Callable[[], tuple[Array, Array]] | None,
+            spread: Callable[[list[str], Array], dict[str, Array]] | None = None) -> Any:
     """Chain rule, reduction scale and the shapes of the arguments; optional variances.
 
     The arithmetic is that of the core's fused pathwise kernel (``_core.pathwise_grad``):
     ``d_loc * scale`` and ``d_sigma * (dsigma/dparam * scale)`` in float64, rounded once.
+
+    `variances` gives the core's per batch element variances of the terms (before the
+    chain rule), used for an argument of the full batch shape. `spread` gets the keys
+    of the arguments broadcast over the batch and dsigma/dparam per batch element
+    (float64) and returns their variances on the arguments' own shapes (see
+    `_spread_variances`).
     """
     from ._normal import _sum_to
 
@@ -107,17 +118,138 @@ def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array,
         }
         if variances is None:
             return grads
-        var_loc, var_sigma = variances()
-        stats = {
-            "loc": var_loc.reshape(bshape).astype(q.dtype),
-            q.param_name: (var_sigma * chain * chain).reshape(bshape).astype(q.dtype),
-        }
-    return grads, stats
+        stats: dict[str, Array] = {}
+        if q.loc.shape == bshape or q.param.shape == bshape:
+            var_loc, var_sigma = variances()
+            if q.loc.shape == bshape:
+                stats["loc"] = var_loc.reshape(bshape).astype(q.dtype)
+            if q.param.shape == bshape:
+                stats[q.param_name] = (var_sigma * chain * chain).reshape(bshape).astype(q.dtype)
+        todo = [k for k, a in (("loc", q.loc), (q.param_name, q.param)) if a.shape != bshape]
+        if todo:
+            assert spread is not None
+            stats.update({k: v.astype(q.dtype) for k, v in spread(todo, chain).items()})
+    return grads, {"loc": stats["loc"], q.param_name: stats[q.param_name]}
+
+
+# eps materialized at a time for the variances of a broadcast argument: rows of this many bytes
+_CHUNK_BYTES = 4 << 20
+
+
+def _eps_rows(src: Any, dtype: np.dtype[Any], rows: int, batch: int, r0: int, r1: int) -> Array:
+    """eps of the sample rows r0..r1 as a (r1 - r0, batch) array of `dtype`.
+
+    `src` is what `_noise_source` returned: an eps array is sliced (a view); for a Noise
+    handle the rows are regenerated from their stream position, as ``np.asarray(noise)``
+    would give them (the antithetic second half, from row ``rows // 2``, is minus the
+    first: the mirror ``size // 2`` is a row boundary, the first sample axis being even).
+    """
+    if isinstance(src, np.ndarray):
+        eps: Array = src.reshape(rows, batch)[r0:r1]
+        return eps
+    key, lo, hi, start, mirror = src
+    out = np.empty((r1 - r0, batch), dtype)
+    half = mirror // batch if mirror else rows
+    unit = dtype.itemsize // 4  # 32-bit words per value
+    ctr = (hi << 64) | lo
+
+    def fill(first: int, dst: Array) -> None:
+        if dst.size:
+            words = (start + first * batch) * unit
+            block = (ctr + words // 4) & _MASK128
+            _core.stream_fill("normal", key, block & _MASK64, block >> 64, (words % 4) // unit,
+                              dst.reshape(-1))
+
+    mid = min(max(half, r0), r1)  # rows r0..mid are eps, mid..r1 are -eps
+    fill(r0, out[: mid - r0])
+    if mid < r1:
+        neg = out[mid - r0:]
+        fill(mid - half, neg)
+        np.negative(neg, out=neg)
+    return out
+
+
+def _rows_sum_to(t: Array, shape: tuple[int, ...]) -> Array:
+    """(c,) + batch_shape summed down to (c,) + shape over the batch axes, as `_sum_to`."""
+    nb = t.ndim - 1
+    lead = nb - len(shape)
+    axes = tuple(range(1, 1 + lead)) + tuple(
+        1 + lead + i for i, n in enumerate(shape) if n == 1 and t.shape[1 + lead + i] != 1)
+    out: Array = t.sum(axis=axes) if axes else t
+    return out.reshape((t.shape[0], *shape))
+
+
+def _spread_variances(q: Normal, src: Any, x: Array, rows: int,
+                      terms: dict[str, tuple[int, Array | None, tuple[int, ...]]]) -> dict[str, Array]:
+    """Sample variances of the per-sample estimates of arguments broadcast over the batch.
+
+    `x` (rows, wcols) is grad_z (pathwise) or the score weights ``f - b`` (wcols a prefix
+    of the batch, broadcast over the rest); ``terms[key] = (h, factor, shape)`` defines the
+    per-sample, per batch element estimate ``t[s, i] = x[s, i] * h(eps[s, i]) * factor[i]``
+    with h = 1, eps or eps**2 - 1 (h = 0, 1, 2) and `factor` float64 of batch size (None: 1).
+    The per-sample estimate of element j of the argument is ``e[s, j] = sum of t[s, i]``
+    over the batch elements i broadcast onto j; the result is ``var(e[:, j], ddof=1)``
+    (NaN with fewer than two samples).
+
+    The rows are taken in chunks of about `_CHUNK_BYTES` of eps (regenerated per chunk from
+    a Noise handle, sliced from an eps array); each chunk's estimates, float64 of shape
+    (chunk,) + shape, give a mean and a sum of squared deviations from it (two passes over
+    the chunk), merged into the running ones with Chan et al.'s pairwise update
+    (``M2 += M2_c + delta**2 n n_c / (n + n_c)``): no cancellation of a large mean.
+    """
+    bshape = q.batch_shape
+    batch = math.prod(bshape)
+    if rows < 2:
+        return {k: np.full(shape, np.nan) for k, (_, _, shape) in terms.items()}
+    if batch == 0:  # every estimate is an empty sum: 0 for every sample
+        return {k: np.zeros(shape) for k, (_, _, shape) in terms.items()}
+    wcols = x.shape[1]
+    inner = batch // wcols
+    widest = max([batch] + [math.prod(shape) for _, _, shape in terms.values()])
+    step = max(1, _CHUNK_BYTES // (q.dtype.itemsize * widest))
+    need_eps = any(h for h, _, _ in terms.values())
+    factors = {k: None if f is None else f.reshape(wcols, inner) for k, (_, f, _) in terms.items()}
+    n = 0
+    mean: dict[str, Array] = {}
+    m2: dict[str, Array] = {}
+    with np.errstate(all="ignore"):
+        for r0 in range(0, rows, step):
+            r1 = min(rows, r0 + step)
+            c = r1 - r0
+            xc = x[r0:r1].astype(np.float64).reshape(c, wcols, 1)
+            eps = (_eps_rows(src, q.dtype, rows, batch, r0, r1).astype(np.float64).reshape(c, wcols, inner)
+                   if need_eps else None)
+            for k, (h, _, shape) in terms.items():
+                if h == 0:
+                    t = np.broadcast_to(xc, (c, wcols, inner))
+                else:
+                    assert eps is not None
+                    t = xc * (eps if h == 1 else eps * eps - 1.0)
+                f = factors[k]
+                if f is not None:
+                    t = t * f
+                e = _rows_sum_to(np.ascontiguousarray(t).reshape((c, *bshape)), shape)
+                m_c = e.mean(axis=0)
+                d = e - m_c
+                m2_c = (d * d).sum(axis=0)
+                if n == 0:
+                    mean[k], m2[k] = m_c, m2_c
+                else:
+                    delta = m_c - mean[k]
+                    mean[k] = mean[k] + delta * (c / (n + c))
+                    m2[k] = m2[k] + m2_c + delta * delta * (n * c / (n + c))
+            n += c
+        return {k: m2[k] / (n - 1) for k in terms}
 
 
 def _scale(rows: int, reduce: str) -> float:
     """The factor of the sums: 1/rows for a mean (NaN for the mean of nothing), else 1."""
     return (1.0 / rows if rows else math.nan) if reduce == "mean" else 1.0
+
+
+def _any_full(q: Normal) -> bool:
+    """Whether loc or the parameter has the full batch shape (its variances come from the core)."""
+    return bool(q.loc.shape == q.batch_shape or q.param.shape == q.batch_shape)
 
 
 def _kind(q: Normal) -> int:
@@ -167,12 +299,19 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
         _core.pathwise_grad(src, g, rows, batch, par_b, q._kind, _scale(rows, reduce), d_loc, d_param)
         return {"loc": d_loc, q.param_name: d_param}
     g = np.require(g, q.dtype, ("C", "A"))
-    sums = _core.reduce_estimator(0, return_stats, src, g, rows, batch, 1, 1)
+    # the squares' sums serve the arguments of the full batch shape only
+    sums = _core.reduce_estimator(0, return_stats and _any_full(q), src, g, rows, batch, 1, 1)
 
     def variances() -> tuple[Array, Array]:
         return _sample_var(sums[0], sums[1], rows), _sample_var(sums[2], sums[3], rows)
 
-    return _finish(q, rows, reduce, sums[0], sums[2], variances if return_stats else None)
+    def spread(keys: list[str], chain: Array) -> dict[str, Array]:
+        # per sample and batch element: grad_z for loc, grad_z * eps * dsigma/dparam
+        terms: dict[str, tuple[int, Array | None, tuple[int, ...]]] = {
+            "loc": (0, None, q.loc.shape), q.param_name: (1, chain, q.param.shape)}
+        return _spread_variances(q, src, g.reshape(rows, batch), rows, {k: terms[k] for k in keys})
+
+    return _finish(q, rows, reduce, sums[0], sums[2], variances if return_stats else None, spread)
 
 
 def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any = None,
@@ -232,7 +371,7 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     if batch == 0:  # nothing to reduce (and no valid column split for the core)
         sums = np.zeros((4, 0))
     else:
-        sums = _core.reduce_estimator(1, return_stats, src, w, rows, batch, wcols,
+        sums = _core.reduce_estimator(1, return_stats and _any_full(q), src, w, rows, batch, wcols,
                                       batch // wcols if wcols else 1)
     _, par_b = q._batch_arrays()
     sigma = np.empty(batch, np.float64)
@@ -245,9 +384,17 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
             return (_sample_var(sums[0], sums[1], rows) * inv * inv,
                     _sample_var(sums[2], sums[3], rows) * inv * inv)
 
+    def spread(keys: list[str], chain: Array) -> dict[str, Array]:
+        # per sample and batch element: w eps / sigma for loc, w (eps**2 - 1) / sigma *
+        # dsigma/dparam for the parameter
+        with np.errstate(all="ignore"):
+            terms: dict[str, tuple[int, Array | None, tuple[int, ...]]] = {
+                "loc": (1, inv, q.loc.shape), q.param_name: (2, chain * inv, q.param.shape)}
+        return _spread_variances(q, src, w, rows, {k: terms[k] for k in keys})
+
     with np.errstate(all="ignore"):
         d_loc, d_sigma = sums[0] * inv, sums[2] * inv
-    return _finish(q, rows, reduce, d_loc, d_sigma, variances if return_stats else None)
+    return _finish(q, rows, reduce, d_loc, d_sigma, variances if return_stats else None, spread)
 
 
 def estimate_grad(fn: Callable[[Array], Any], q: Normal, n: int, *, method: str = "pathwise",
@@ -273,12 +420,16 @@ def estimate_grad(fn: Callable[[Array], Any], q: Normal, n: int, *, method: str 
         Use eps and -eps pairs.
     rng : Generator, seed or None
     return_stats : bool
-        Also return the per-element sample variance of the per-sample estimates.
+        Also return, per element of loc and of the parameter, the sample variance
+        (ddof=1) of the per-sample estimates, each summed down to that argument's shape
+        (see `Normal.pathwise_grad`); it is the variance of one sample's estimate: the
+        returned gradient (a mean over n samples) has about a 1/n of it.
 
     Returns
     -------
     dict
-        ``{"loc": ..., <param_name>: ...}`` (and the stats dict with `return_stats`).
+        ``{"loc": ..., <param_name>: ...}``, shaped like loc and the parameter (and the
+        stats dict, shaped the same, with `return_stats`).
     """
     from ._normal import Normal
 

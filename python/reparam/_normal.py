@@ -427,15 +427,34 @@ class Normal(_NormalDescription):
         reduce : {"mean", "sum"}
             Average or sum over the sample axes.
         return_stats : bool
-            Also return, per batch element, the sample variance of the per-sample
-            estimates (before averaging).
+            Also return, per element of loc and of the parameter, the unbiased sample
+            variance (ddof=1, over the samples) of the per-sample estimates of its
+            gradient. A sample's estimate for an element is its term before the
+            reduction (``grad_z`` and ``grad_z * eps * dsigma/dparam`` here), summed,
+            for an argument broadcast over the batch, over the batch elements that
+            broadcast onto that element, just as the gradient is (so their
+            covariances count). The scale is that of one sample's estimate, whatever
+            `reduce` is: the variance of the returned gradient is about
+            ``stats / n`` for ``reduce="mean"`` and ``n * stats`` for ``"sum"`` (n
+            samples; for independent samples only, so not for antithetic noise).
 
         Returns
         -------
         dict
             ``{"loc": ..., <param_name>: ...}``, each summed down to the shape of that
             argument (as autograd does for broadcast inputs); with `return_stats`
-            the pair ``(grads, variances)``.
+            the pair ``(grads, variances)``, the variances shaped like the gradients
+            (NaN with fewer than two samples).
+
+        Notes
+        -----
+        The variances of an argument of the full batch shape come from float64 sums
+        and sums of squares added up in the same pass as the gradient. Those of a
+        broadcast argument take a second pass over the samples in chunks of rows
+        (about 4 MiB of eps at a time, regenerated from a `Noise` handle or sliced
+        from the eps array): each chunk's per-sample estimates, summed down to the
+        argument's shape in float64, are merged into running means and sums of
+        squared deviations (Chan et al.'s pairwise update, no cancellation).
         """
         if _is_dask(grad_z) or _is_dask(noise):  # a Dask reduction (reparam.dask.pathwise_grad)
             from .dask import pathwise_grad as dask_pathwise_grad
@@ -465,12 +484,13 @@ class Normal(_NormalDescription):
             makes the estimator biased (by a factor ``(n - 1) / n``); "loo" uses the
             mean of the other samples (leave-one-out) and is unbiased.
         reduce, return_stats
-            As in `pathwise_grad`.
+            As in `pathwise_grad`; a sample's terms are ``(f - b) * eps / sigma``
+            (loc) and ``(f - b) * (eps**2 - 1) / sigma * dsigma/dparam``.
 
         Returns
         -------
         dict
-            As in `pathwise_grad`.
+            As in `pathwise_grad` (the variances too).
         """
         if _is_dask(f_values) or _is_dask(noise) or _is_dask(baseline):  # reparam.dask.score_grad
             from .dask import score_grad as dask_score_grad

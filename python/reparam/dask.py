@@ -613,6 +613,102 @@ def _reduce_block(*blocks: Array, block_info: dict[Any, Any] | None = None, spec
     return out
 
 
+def _block_eps(stream: _Stream, mirror: int, shape: tuple[int, ...], location: list[tuple[int, int]],
+               dt: np.dtype[Any]) -> Array:
+    """The eps of the block at `location` of a draw of `shape`, regenerated run by run
+    (minus the stream's values from the antithetic `mirror` on; a run across it is split)."""
+    cshape = tuple(b - a for a, b in location)
+    eps = np.empty(cshape, dt)
+    if eps.size == 0:
+        return eps
+    _, length, offs = _runs(shape, location)
+    er = eps.reshape(-1, length)
+    for j, off in enumerate(offs):
+        cut = mirror - off if mirror and off < mirror < off + length else 0
+        for a, b in ((0, cut), (cut, length)) if cut else ((0, length),):
+            p = off + a
+            neg = bool(mirror) and p >= mirror
+            lo, hi, s = stream.at(p - mirror if neg else p)
+            _core.stream_fill("normal", stream.key, lo, hi, s, er[j, a:b])
+            if neg:
+                np.negative(er[j, a:b], out=er[j, a:b])
+    return eps
+
+
+@dataclass(frozen=True)
+class _SpreadSpec:
+    score: bool
+    which: int  # 0: loc, 1: the parameter
+    stream: _Stream | None  # None: eps is the second input
+    mirror: int
+    shape: tuple[int, ...]
+    ns: int
+    axes: tuple[int, ...]  # batch axes summed down to the argument's shape (keepdims)
+    kind: int
+    dt: np.dtype[Any]
+
+
+def _spread_block(*blocks: Array, block_info: dict[Any, Any] | None = None, spec: _SpreadSpec) -> Array:
+    """The per-sample estimates of one block, float64, summed over its `spec.axes` (keepdims).
+
+    Per sample and batch element: pathwise grad_z (loc) and grad_z eps dsigma/dparam; score
+    w eps / sigma (loc) and w (eps**2 - 1) / sigma dsigma/dparam (as the in-memory
+    estimators, `reparam._gradients._spread_variances`).
+    """
+    x, par = blocks[0], blocks[-1]
+    out_shape = tuple(1 if i in spec.axes else n for i, n in enumerate(x.shape))
+    if x.size == 0:
+        return np.zeros(out_shape)
+    dt = _canon(spec.dt)
+    t = np.asarray(x, np.float64)
+    if spec.score or spec.which:
+        if spec.stream is None:
+            eps = np.asarray(blocks[1], np.float64)
+        else:
+            eps = _block_eps(spec.stream, spec.mirror, spec.shape, _location(block_info, 0), dt).astype(np.float64)
+        t = t * (eps * eps - 1.0 if spec.score and spec.which else eps)
+    p = _c(par, dt)
+    with np.errstate(all="ignore"):
+        factor = _dsigma(spec.kind, p.reshape(-1)).reshape(p.shape) if spec.which else np.ones(p.shape)
+        if spec.score:
+            sigma64 = np.empty(p.size, np.float64)
+            _core.sigma(_c(p, _F64).reshape(-1), spec.kind, sigma64)
+            factor = factor / sigma64.reshape(p.shape)
+        if spec.score or spec.which:
+            t = t * factor
+    out: Array = t.sum(axis=spec.axes, keepdims=True) if spec.axes else np.array(t, copy=True)
+    return out
+
+
+def _spread(score: bool, which: int, x: da.Array, dist: _Dist, noise: Any, ns: int) -> da.Array:
+    """The sample variance (ddof=1) of the per-sample estimates of loc (which=0) or the
+    parameter (1), each summed down to that argument's shape: the block estimates are
+    summed over the broadcast batch axes, then across blocks, then `da.var` over the
+    sample axes (per-chunk means and squared deviations, merged pairwise)."""
+    bshape = dist.batch_shape
+    arg = tuple(np.shape(dist.param if which else dist.loc))
+    shape = tuple(x.shape)
+    if math.prod(shape[:ns]) < 2:
+        nan: da.Array = da.full(arg, np.nan, dtype=np.float64)
+        return nan
+    nb, lead = len(bshape), len(bshape) - len(arg)
+    axes = tuple(ns + k for k in range(nb) if k < lead or (arg[k - lead] == 1 and bshape[k] != 1))
+    stream, mirror, eps = _noise_spec(dist, noise, shape)
+    arrays = [x]
+    if eps is not None:
+        arrays.append(eps.rechunk(x.chunks))
+    arrays.append(_broadcast_chunked(dist.param, bshape, tuple(x.chunks[ns:])))
+    spec = _SpreadSpec(score, which, stream, mirror, shape, ns, axes, dist.kind, dist.dtype)
+    out_chunks = tuple((1,) * len(c) if i in axes else c for i, c in enumerate(x.chunks))
+    name = "reparam-spread-" + tokenize(spec, *(a.name for a in arrays))
+    parts: da.Array = da.map_blocks(_spread_block, *arrays, chunks=out_chunks, dtype=np.float64,
+                                    meta=np.empty((0,) * len(shape), np.float64), name=name, spec=spec)
+    e = parts.sum(axis=axes, keepdims=True, dtype=np.float64) if axes else parts
+    e = e[(slice(None),) * ns + (0,) * lead]
+    var: da.Array = da.var(e, axis=tuple(range(ns)), ddof=1)
+    return var
+
+
 def _check_reduce(reduce: str) -> None:
     if reduce not in ("mean", "sum"):
         raise ValueError(f"reduce must be 'mean' or 'sum', got {reduce!r}")
@@ -723,7 +819,16 @@ def _sum_to(g: da.Array, shape: tuple[int, ...]) -> da.Array:
     return out
 
 
-def _finish(dist: _Dist, sums: da.Array, rows: int, reduce: str, score: bool, stats: bool) -> Any:
+def _full(dist: _Dist) -> tuple[bool, bool]:
+    """Whether loc and the parameter have the full batch shape."""
+    return tuple(np.shape(dist.loc)) == dist.batch_shape, tuple(np.shape(dist.param)) == dist.batch_shape
+
+
+def _finish(dist: _Dist, sums: da.Array, rows: int, reduce: str, score: bool, stats: bool,
+            x: da.Array | None = None, noise: Any = None, ns: int = 0) -> Any:
+    """Gradients summed down to the arguments' shapes; with `stats` the variances: from the
+    sums' squares for an argument of the full batch shape, else from `_spread` over the
+    per-sample estimates of `x` (grad_z or the score weights) and `noise`."""
     bshape = dist.batch_shape
     par_b = _broadcast_chunked(dist.param, bshape, tuple(sums.chunks[1:]))
     spec = _FinishSpec(score, stats, rows, reduce, dist.name, dist.kind, dist.dtype)
@@ -736,7 +841,11 @@ def _finish(dist: _Dist, sums: da.Array, rows: int, reduce: str, score: bool, st
     }
     if not stats:
         return grads
-    return grads, {"loc": fin[2].astype(dt), dist.name: fin[3].astype(dt)}
+    assert x is not None
+    out = {}
+    for which, (key, full) in enumerate(zip(("loc", dist.name), _full(dist), strict=True)):
+        out[key] = (fin[2 + which] if full else _spread(score, which, x, dist, noise, ns)).astype(dt)
+    return grads, out
 
 
 def pathwise_grad(q: Normal | _MemNormal, grad_z: Any, noise: Any, *, reduce: str = "mean",
@@ -762,7 +871,9 @@ def pathwise_grad(q: Normal | _MemNormal, grad_z: Any, noise: Any, *, reduce: st
     -------
     dict of dask.array.Array
         ``{"loc": ..., <param_name>: ...}`` shaped like loc and the parameter; with
-        `return_stats` the pair ``(grads, variances)``.
+        `return_stats` the pair ``(grads, variances)``, the variances shaped the same
+        (those of :meth:`reparam.Normal.pathwise_grad`: per argument element, of the
+        per-sample estimates summed down to that argument's shape).
 
     Notes
     -----
@@ -770,6 +881,9 @@ def pathwise_grad(q: Normal | _MemNormal, grad_z: Any, noise: Any, *, reduce: st
     added differs (per chunk, then a tree). Both are float64 sums of ``n`` terms, so
     the float64 results differ by at most ``2 n u sum|term|`` (``u = 2**-53``, n the
     number of sample rows), before the final rounding to the distribution's dtype.
+    The variances of an argument broadcast over the batch come from a second graph:
+    each block's per-sample estimates summed over its broadcast axes, those partial
+    sums added across blocks, then ``dask.array.var(ddof=1)`` over the sample axes.
     """
     _check_reduce(reduce)
     dist = _dist(q)
@@ -778,8 +892,9 @@ def pathwise_grad(q: Normal | _MemNormal, grad_z: Any, noise: Any, *, reduce: st
         raise TypeError(f"grad_z must be real numbers, got dtype {g.dtype}")
     shape = tuple(g.shape)
     sample = _sample_shape(dist.batch_shape, shape, "grad_z")
-    sums = _reduce(0, return_stats, g.astype(dist.dtype), dist, noise, len(sample))
-    return _finish(dist, sums, math.prod(sample), reduce, False, return_stats)
+    g = g.astype(dist.dtype)
+    sums = _reduce(0, return_stats and any(_full(dist)), g, dist, noise, len(sample))
+    return _finish(dist, sums, math.prod(sample), reduce, False, return_stats, g, noise, len(sample))
 
 
 def score_grad(q: Normal | _MemNormal, f_values: Any, noise: Any, *, baseline: Any = None, reduce: str = "mean",
@@ -842,7 +957,7 @@ def score_grad(q: Normal | _MemNormal, f_values: Any, noise: Any, *, baseline: A
     else:
         grid = tuple(_as_dask(noise, "noise").chunks)
     w_full = _broadcast_chunked(w.reshape(tuple(w.shape) + (1,) * (len(shape) - w.ndim)), tuple(shape), grid)
-    sums = _reduce(1, return_stats, w_full, dist, noise, ns)
-    return _finish(dist, sums, rows, reduce, True, return_stats)
+    sums = _reduce(1, return_stats and any(_full(dist)), w_full, dist, noise, ns)
+    return _finish(dist, sums, rows, reduce, True, return_stats, w_full, noise, ns)
 
 
