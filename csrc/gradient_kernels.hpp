@@ -103,7 +103,7 @@ template <bool Score, bool Stats, class T, class Between = NothingBetween>
 void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                           std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
                           std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
-                          Between between = {}) {
+                          const Centring& cen = {}, Between between = {}) {
   const std::size_t width = c1 - c0;
   const std::size_t full = width - width % kLanes64;
   const std::size_t padded = full < width ? full + kLanes64 : full;
@@ -155,7 +155,19 @@ void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t 
       if constexpr (Score) {
         const T* w = g + r * wcols;
         T* xb = xbuf.data() + slot * padded;
-        for (std::size_t q = 0; q < width; ++q) xb[q] = w[(c0 + q) / inner];
+        if (cen.b == nullptr) {
+          for (std::size_t q = 0; q < width; ++q) xb[q] = w[(c0 + q) / inner];
+        } else if (cen.a == 1.0 && cen.c == 1.0) {  // (f * 1 - b) / 1 is f - b exactly
+          for (std::size_t q = 0; q < width; ++q) {
+            const std::size_t j = (c0 + q) / inner;
+            xb[q] = T(double(w[j]) - cen.b[j]);
+          }
+        } else {
+          for (std::size_t q = 0; q < width; ++q) {
+            const std::size_t j = (c0 + q) / inner;
+            xb[q] = T((double(w[j]) * cen.a - cen.b[j]) / cen.c);
+          }
+        }
         x = xb;
       }
     };
@@ -227,10 +239,10 @@ template <bool Score, bool Stats, class T, class Between = NothingBetween>
 void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                  std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
                  std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
-                 Between between = {}) {
+                 const Centring& cen = {}, Between between = {}) {
   if (r1 - r0 <= kReduceRowBlock) {
     reduce_rows_in_order<Score, Stats>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc,
-                                       acc_stride, g_stride, between);
+                                       acc_stride, g_stride, cen, between);
     return;
   }
   const std::size_t width = c1 - c0;
@@ -239,7 +251,7 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
     const std::size_t b1 = std::min(r1, b0 + kReduceRowBlock);
     for (std::size_t i = 0; i < 4 * width; ++i) part[i] = 0.0;
     reduce_rows_in_order<Score, Stats>(sk, start, mirror, eps_in, g, wcols, inner, batch, b0, b1, c0, c1,
-                                       part.data(), width, g_stride, between);
+                                       part.data(), width, g_stride, cen, between);
     for (std::size_t q = 0; q < 4; ++q) {
       if (q % 2 == 1 && !Stats) continue;
       double* a = acc + q * acc_stride;
@@ -255,26 +267,27 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
 template <class T>
 void reduce_any(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                 std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
-                std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride) {
+                std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
+                const Centring& cen) {
   switch (mode) {  // bit 0: score function, bit 1: also the sums of squares
-    case 0: return reduce_rows<false, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
-    case 1: return reduce_rows<true, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
-    case 2: return reduce_rows<false, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
-    default: return reduce_rows<true, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
+    case 0: return reduce_rows<false, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
+    case 1: return reduce_rows<true, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
+    case 2: return reduce_rows<false, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
+    default: return reduce_rows<true, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
   }
 }
 
 void reduce_f32(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
                 const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
                 std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride,
-                std::size_t g_stride) {
-  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
+                std::size_t g_stride, const Centring& cen) {
+  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
 }
 void reduce_f64(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
                 const double* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
                 std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride,
-                std::size_t g_stride) {
-  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride);
+                std::size_t g_stride, const Centring& cen) {
+  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
 }
 
 // dsigma/dparam of each parameterization in float64, from the parameter itself; the
@@ -371,7 +384,7 @@ void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t m
     double* cur = sums[t % 2];
     std::fill(cur, cur + (c1 - c0), 0.0);
     std::fill(cur + 2 * kReduceTile, cur + 2 * kReduceTile + (c1 - c0), 0.0);
-    reduce_rows<false, false>(sk, start, mirror, eps_in, g, 1, 1, batch, 0, rows, c0, c1, cur, kReduceTile, g_stride,
+    reduce_rows<false, false>(sk, start, mirror, eps_in, g, 1, 1, batch, 0, rows, c0, c1, cur, kReduceTile, g_stride, {},
                               [&] { finish_upto(std::min(prev_n, done + slice)); });
     finish_upto(prev_n);  // what the slices left
     prev = cur;

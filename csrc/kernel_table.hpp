@@ -15,6 +15,16 @@ namespace reparam {
 // blocks, not with the row count.
 constexpr std::size_t kReduceRowBlock = 4096;
 
+// The score function's weight of sample row r and weight column j from the values f:
+// w = T((f * a - b[j]) / c) when b is given (a baseline: the mean of f is a = 1, c = 1;
+// leave-one-out is a = rows, b = sum f, c = rows - 1), else f itself. In float64, each
+// operation rounded once, then rounded to T: the same as forming w = f - baseline in
+// NumPy, without a centred copy of f of sample size.
+struct Centring {
+  const double* b = nullptr;
+  double a = 1.0, c = 1.0;
+};
+
 struct KernelTable {
   const char* name;
   // streaming: the caller's whole output is too large for the caches (see
@@ -53,18 +63,18 @@ struct KernelTable {
   // rows added in order; more, in blocks of kReduceRowBlock rows from r0, each block
   // summed from zero in row order and the block sums added in order. mode bit 0 clear
   // (pathwise): x = g[r * g_stride + c], y = x * eps; set (score function): x = w * eps,
-  // y = w * (eps^2 - 1) with w = g[r * wcols + c / inner]; acc rows: sum x, sum x^2,
+  // y = w * (eps^2 - 1) with w = g[r * wcols + c / inner] centred by cen; acc rows: sum x, sum x^2,
   // sum y, sum y^2 (the squares only with mode bit 1). eps is read from eps_in, or
   // regenerated at start + flat index (negated past mirror > 0). g_stride: batch, or 0
   // when every row of the upstream gradient is the same row.
   void (*reduce_f32)(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
                      const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
                      std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride,
-                     std::size_t g_stride);
+                     std::size_t g_stride, const Centring& cen);
   void (*reduce_f64)(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                      const double* eps_in, const double* g, std::size_t wcols, std::size_t inner,
                      std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
-                     double* acc, std::size_t acc_stride, std::size_t g_stride);
+                     double* acc, std::size_t acc_stride, std::size_t g_stride, const Centring& cen);
   // dsigma/dparam(param) in float64, elementwise (kind as above).
   void (*dsigma_f32)(const float* param, int kind, std::size_t n, double* out);
   void (*dsigma_f64)(const double* param, int kind, std::size_t n, double* out);

@@ -63,13 +63,13 @@ NoiseSource<T> noise_source(const py::object& noise, std::size_t size) {
 template <class T>
 void call_reduce(const KernelTable& k, int mode, const NoiseSource<T>& src, const T* g, std::size_t wcols,
                  std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
-                 double* acc, std::size_t stride, std::size_t g_stride) {
+                 double* acc, std::size_t stride, std::size_t g_stride, const Centring& cen) {
   if constexpr (sizeof(T) == 8)
     k.reduce_f64(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride,
-                 g_stride);
+                 g_stride, cen);
   else
     k.reduce_f32(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride,
-                 g_stride);
+                 g_stride, cen);
 }
 
 // Rows per task: all of them when there are enough column tiles to share out (the
@@ -83,10 +83,11 @@ std::size_t row_block(std::size_t rows, std::size_t batch) {
 }
 
 // Column sums (4, batch) into res (zeroed) with the GIL released by the caller.
-// g_stride (pathwise): batch, or 0 when gp is one row that every sample row repeats.
+// g_stride (pathwise): batch, or 0 when gp is one row that every sample row repeats;
+// cen (score function): how the weights are formed from gp.
 template <class T>
 void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t rows, std::size_t batch,
-                 std::size_t wcols, std::size_t inner, double* res, std::size_t g_stride) {
+                 std::size_t wcols, std::size_t inner, double* res, std::size_t g_stride, const Centring& cen = {}) {
   const KernelTable& k = active_kernels();
   const std::size_t nsums = (mode & 2) ? 4 : 2;  // x and y sums; their squares with stats
   const std::size_t col_tiles = (batch + kColTile - 1) / kColTile;
@@ -98,7 +99,7 @@ void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t r
     const std::size_t r0 = rb * rblock, r1 = std::min(rows, r0 + rblock);
     const std::size_t c0 = ct * kColTile, c1 = std::min(batch, c0 + kColTile);
     double* dst = (row_blocks > 1 ? partial.data() + rb * 4 * batch : res) + c0;
-    call_reduce(k, mode, src, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch, g_stride);
+    call_reduce(k, mode, src, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch, g_stride, cen);
   };
   const std::size_t tasks = row_blocks * col_tiles;
   if (rows * batch < kParallelThreshold) {
@@ -119,17 +120,25 @@ void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t r
 
 template <class T>
 py::array_t<double> reduce(int score, bool stats, const py::object& noise, const py::array& g, std::size_t rows,
-                           std::size_t batch, std::size_t wcols, std::size_t inner) {
+                           std::size_t batch, std::size_t wcols, std::size_t inner, const py::object& centre_b,
+                           double centre_a, double centre_c) {
   // pathwise g: rows x batch values, or one row of batch values that every row repeats
   const bool one_row = !score && rows > 1 && std::size_t(g.size()) == batch;
   const T* gp = input<T>(g, score ? "f_values" : "grad_z", score ? rows * wcols : one_row ? batch : rows * batch);
   const NoiseSource<T> src = noise_source<T>(noise, rows * batch);
+  Centring cen;
+  py::array centre_arr;  // keeps cen.b alive
+  if (!centre_b.is_none()) {
+    if (!score) throw py::value_error("centre_b applies to the score function only");
+    centre_arr = centre_b.cast<py::array>();
+    cen = Centring{input<double>(centre_arr, "centre_b", wcols), centre_a, centre_c};
+  }
   py::array_t<double> result({std::size_t(4), batch});
   double* res = result.mutable_data();
   std::fill(res, res + 4 * batch, 0.0);
   if (rows == 0 || batch == 0) return result;
   py::gil_scoped_release nogil;  // the kernels read g/eps and write their own tiles only
-  reduce_sums(score | (stats ? 2 : 0), src, gp, rows, batch, wcols, inner, res, one_row ? 0 : batch);
+  reduce_sums(score | (stats ? 2 : 0), src, gp, rows, batch, wcols, inner, res, one_row ? 0 : batch, cen);
   return result;
 }
 
@@ -211,18 +220,21 @@ void dsigma(const py::array& param, int kind, const py::array& out) {
 void register_gradients(py::module_& m) {
   m.def("reduce_estimator",
         [](int score, bool stats, const py::object& noise, const py::array& g, std::size_t rows,
-           std::size_t batch, std::size_t wcols, std::size_t inner) {
+           std::size_t batch, std::size_t wcols, std::size_t inner, const py::object& centre_b, double centre_a,
+           double centre_c) {
           if (score != 0 && score != 1) throw py::value_error("score must be 0 or 1");
           if (score && (inner == 0 || wcols * inner != batch))
             throw py::value_error("f_values columns times inner must equal the batch size");
-          if (has_dtype<float>(g)) return reduce<float>(score, stats, noise, g, rows, batch, wcols, inner);
-          return reduce<double>(score, stats, noise, g, rows, batch, wcols, inner);
+          if (has_dtype<float>(g))
+            return reduce<float>(score, stats, noise, g, rows, batch, wcols, inner, centre_b, centre_a, centre_c);
+          return reduce<double>(score, stats, noise, g, rows, batch, wcols, inner, centre_b, centre_a, centre_c);
         },
         py::arg("score"), py::arg("stats"), py::arg("noise"), py::arg("g"), py::arg("rows"), py::arg("batch"), py::arg("wcols"),
-        py::arg("inner"),
+        py::arg("inner"), py::arg("centre_b") = py::none(), py::arg("centre_a") = 1.0, py::arg("centre_c") = 1.0,
         "Sums (4, batch) in float64: x, x^2, y, y^2 (the squares only with stats, else 0) with pathwise x = g, y = g*eps or score "
         "x = w*eps, y = w*(eps^2 - 1). noise: (key, ctr_lo, ctr_hi, start, mirror) or an eps array. Pathwise g: rows x batch "
-        "values, or batch values that every row repeats.");
+        "values, or batch values that every row repeats. Score: g holds f (rows x wcols), and w = f, or with centre_b "
+        "(wcols float64 values) w = T((f * centre_a - centre_b[j]) / centre_c), in float64.");
   m.def("pathwise_grad",
         [](const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch, const py::array& param,
            int kind, double scale, const py::array& d_loc, const py::array& d_param) {

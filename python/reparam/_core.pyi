@@ -87,6 +87,9 @@ def reduce_estimator(
     batch: int,
     wcols: int,
     inner: int,
+    centre_b: npt.NDArray[np.float64] | None = None,
+    centre_a: float = 1.0,
+    centre_c: float = 1.0,
 ) -> npt.NDArray[np.float64]: ...
 def pathwise_grad(
     noise: tuple[int, int, int, int, int] | npt.NDArray[Any],

@@ -298,9 +298,15 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
         d_loc, d_param = both[0, ...], both[1, ...]  # arrays, also for a batch shape ()
         _core.pathwise_grad(src, g, rows, batch, par_b, q._kind, _scale(rows, reduce), d_loc, d_param)
         return {"loc": d_loc, q.param_name: d_param}
-    g = np.require(g, q.dtype, ("C", "A"))
+    ns = len(sample)
+    if rows > 1 and batch and not any(g.strides[:ns]):  # broadcast over the samples: one row
+        g_row = np.require(g[(0,) * ns], q.dtype, ("C", "A")).reshape(batch)
+        g_arg, g_rows = g_row, np.broadcast_to(g_row, (rows, batch))
+    else:
+        g_arg = np.require(g, q.dtype, ("C", "A"))
+        g_rows = g_arg.reshape(rows, batch)
     # the squares' sums serve the arguments of the full batch shape only
-    sums = _core.reduce_estimator(0, return_stats and _any_full(q), src, g, rows, batch, 1, 1)
+    sums = _core.reduce_estimator(0, return_stats and _any_full(q), src, g_arg, rows, batch, 1, 1)
 
     def variances() -> tuple[Array, Array]:
         return _sample_var(sums[0], sums[1], rows), _sample_var(sums[2], sums[3], rows)
@@ -309,9 +315,75 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
         # per sample and batch element: grad_z for loc, grad_z * eps * dsigma/dparam
         terms: dict[str, tuple[int, Array | None, tuple[int, ...]]] = {
             "loc": (0, None, q.loc.shape), q.param_name: (1, chain, q.param.shape)}
-        return _spread_variances(q, src, g.reshape(rows, batch), rows, {k: terms[k] for k in keys})
+        return _spread_variances(q, src, g_rows, rows, {k: terms[k] for k in keys})
 
     return _finish(q, rows, reduce, sums[0], sums[2], variances if return_stats else None, spread)
+
+
+_BASELINE_KINDS = "baseline must be None, a number, an array, 'mean' or 'loo'"
+
+
+def _centred_weights(f: Array, rows: int, baseline: Any) -> Array:
+    """w = f - baseline as a (rows, wcols) float64 array (the reference the kernel's
+    centring reproduces bit for bit, see `_centring`)."""
+    f64: Array = f.astype(np.float64).reshape(rows, -1) if rows else f.astype(np.float64).reshape(0, 1)
+    if baseline is None or (isinstance(baseline, str) and rows == 0):
+        return f64  # (no samples: nothing to centre)
+    if isinstance(baseline, str):
+        if baseline == "mean":
+            w: Array = f64 - f64.mean(axis=0, keepdims=True)
+            return w
+        total = f64.sum(axis=0, keepdims=True)
+        w = (rows * f64 - total) / (rows - 1)
+        return w
+    b = np.asarray(baseline, dtype=np.float64)
+    w = (f64.reshape(f.shape) - b).reshape(f64.shape)
+    return w
+
+
+def _column_sums(f2: Array) -> Array:
+    """Sums over the rows of f2 (rows, wcols) in float64, as ``f2.astype(float64).sum(0)``
+    gives them (one column: that copy is of the sample shape only, and NumPy's pairwise
+    summation of a column differs from its sum of a cast buffer)."""
+    s: Array = f2.astype(np.float64).sum(axis=0) if f2.shape[1] == 1 else f2.sum(axis=0, dtype=np.float64)
+    return s
+
+
+def _centring(f: Array, rows: int, ns: int, baseline: Any,
+              dtype: Any) -> tuple[Array | None, float, float] | None:
+    """The kernel's centring (b per weight column, a, c: w = (f * a - b) / c in float64)
+    for `baseline`, after checking it; None when the weights must be formed here: f of
+    another dtype than the samples' (its values would be rounded before centring), a
+    baseline array that varies over the sample axes, or no samples."""
+    if isinstance(baseline, str) and baseline not in ("mean", "loo"):
+        raise ValueError(f"{_BASELINE_KINDS}, got {baseline!r}")
+    if isinstance(baseline, str) and baseline == "loo" and 0 < rows < 2:
+        raise ValueError("baseline='loo' needs at least two samples")
+    b_arr: Array | None = None
+    if baseline is not None and not isinstance(baseline, str):
+        try:
+            b_arr = np.asarray(baseline, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{_BASELINE_KINDS}, got {type(baseline).__name__} ({exc})") from None
+        try:
+            b_view = np.broadcast_to(b_arr, f.shape)
+        except ValueError:
+            raise ValueError(f"baseline of shape {b_arr.shape} does not broadcast to f_values "
+                             f"{f.shape}") from None
+        if any(b_view.strides[:ns]) and rows > 1:
+            return None
+        b_arr = b_view
+    if rows == 0 or f.dtype != dtype:
+        return None
+    wcols = math.prod(f.shape[ns:])
+    if baseline is None:
+        return None, 1.0, 1.0
+    if b_arr is not None:
+        return np.ascontiguousarray(b_arr[(0,) * ns]).reshape(wcols), 1.0, 1.0
+    total = _column_sums(f.reshape(rows, wcols))
+    if baseline == "mean":
+        return total / rows, 1.0, 1.0  # as NumPy's mean: the sum, then one division
+    return total, float(rows), float(rows - 1)
 
 
 def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any = None,
@@ -336,43 +408,21 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
         )
     src = _noise_source(q, noise, tuple(shape))
     rows = math.prod(sample)
-    f64: Array = f.astype(np.float64).reshape(rows, -1) if rows else f.astype(np.float64).reshape(0, 1)
-    if isinstance(baseline, str) and rows == 0:
-        if baseline not in ("mean", "loo"):
-            raise ValueError(f"baseline must be None, a number, an array, 'mean' or 'loo', got {baseline!r}")
-        w = f64  # no samples: nothing to centre
-    elif isinstance(baseline, str):
-        if baseline == "mean":
-            w = f64 - f64.mean(axis=0, keepdims=True)
-        elif baseline == "loo":
-            if rows < 2:
-                raise ValueError("baseline='loo' needs at least two samples")
-            total = f64.sum(axis=0, keepdims=True)
-            w = (rows * f64 - total) / (rows - 1)
-        else:
-            raise ValueError(f"baseline must be None, a number, an array, 'mean' or 'loo', "
-                             f"got {baseline!r}")
-    elif baseline is None:
-        w = f64
-    else:
-        try:
-            b = np.asarray(baseline, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)("baseline must be None, a number, an array, 'mean' or 'loo', got "
-                            f"{type(baseline).__name__} ({exc})") from None
-        try:
-            w = (f64.reshape(f.shape) - b).reshape(f64.shape)
-        except ValueError:
-            raise ValueError(f"baseline of shape {b.shape} does not broadcast to f_values "
-                             f"{f.shape}") from None
     batch = math.prod(q.batch_shape)
     wcols = math.prod(prefix)
-    w = np.require(w, q.dtype, ("C", "A"))
+    centring = _centring(f, rows, ns, baseline, q.dtype)
+    w: Array | None = None
+    if centring is None:  # centred here (a baseline that varies over the samples, or a cast)
+        w = np.require(_centred_weights(f, rows, baseline), q.dtype, ("C", "A"))
+        g_arg, cb, ca, cc = w, None, 1.0, 1.0
+    else:  # the kernel centres each weight as it reads it: nothing of sample size here
+        g_arg = np.require(f, q.dtype, ("C", "A"))
+        cb, ca, cc = centring
     if batch == 0:  # nothing to reduce (and no valid column split for the core)
         sums = np.zeros((4, 0))
     else:
-        sums = _core.reduce_estimator(1, return_stats and _any_full(q), src, w, rows, batch, wcols,
-                                      batch // wcols if wcols else 1)
+        sums = _core.reduce_estimator(1, return_stats and _any_full(q), src, g_arg, rows, batch, wcols,
+                                      batch // wcols if wcols else 1, cb, ca, cc)
     _, par_b = q._batch_arrays()
     sigma = np.empty(batch, np.float64)
     _core.sigma(np.require(par_b.reshape(-1), np.float64, ("C", "A")), q._kind, sigma)
@@ -390,7 +440,8 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
         with np.errstate(all="ignore"):
             terms: dict[str, tuple[int, Array | None, tuple[int, ...]]] = {
                 "loc": (1, inv, q.loc.shape), q.param_name: (2, chain * inv, q.param.shape)}
-        return _spread_variances(q, src, w, rows, {k: terms[k] for k in keys})
+        weights = w if w is not None else np.require(_centred_weights(f, rows, baseline), q.dtype, ("C", "A"))
+        return _spread_variances(q, src, weights, rows, {k: terms[k] for k in keys})
 
     with np.errstate(all="ignore"):
         d_loc, d_sigma = sums[0] * inv, sums[2] * inv

@@ -581,13 +581,15 @@ void call_sigma(const KernelTable& k, const double* p, int kind, std::size_t n, 
 }
 void call_reduce(const KernelTable& k, int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                  const float* eps_in, const float* g, std::size_t wcols, std::size_t inner, std::size_t batch,
-                 std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride) {
-  k.reduce_f32(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch);
+                 std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride,
+                 const reparam::Centring& rc_centring = {}) {
+  k.reduce_f32(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch, rc_centring);
 }
 void call_reduce(const KernelTable& k, int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                  const double* eps_in, const double* g, std::size_t wcols, std::size_t inner, std::size_t batch,
-                 std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride) {
-  k.reduce_f64(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch);
+                 std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride,
+                 const reparam::Centring& rc_centring = {}) {
+  k.reduce_f64(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch, rc_centring);
 }
 void fill_normal_t(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
   k.fill_normal_f32(sk, start, n, out, false);
@@ -832,6 +834,7 @@ struct ReduceCase {
   bool eps_in;
   std::size_t mirror;
   std::uint64_t start;
+  int centre = 0;  // score weights: 0 f itself; 1 f - b[j]; 2 (f * rows - b[j]) / (rows - 1)
 };
 
 template <class T>
@@ -848,9 +851,11 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
   const std::uint64_t seed = 0x4ED0000000000000ull + rc.id;
   char desc[220];
   std::snprintf(desc, sizeof desc,
-                "%s reduce_%s mode=%d batch=%zu rows=%zu wcols=%zu inner=%zu eps=%s mirror=%zu %s start=%" PRIu64,
+                "%s reduce_%s mode=%d batch=%zu rows=%zu wcols=%zu inner=%zu eps=%s mirror=%zu %s start=%" PRIu64
+                "%s",
                 label, dtype_name<T>(), rc.mode, batch, rows, rc.wcols, rc.inner, rc.eps_in ? "in" : "gen",
-                rc.mirror, key_desc(sk).c_str(), rc.start);
+                rc.mirror, key_desc(sk).c_str(), rc.start,
+                rc.centre == 0 ? "" : rc.centre == 1 ? " centre=mean" : " centre=loo");
 
   // g (pathwise: rows x batch gradients; score: rows x wcols weights), at an offset
   const std::size_t gn = score ? rows * rc.wcols : n, off = rc.id % 3;
@@ -876,6 +881,15 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
       init[k * stride + c] = c < batch ? double(k + 1) * 0.375 + double(c) * 0.0625 - 7.0 : 1234.5;
   for (std::size_t i = 4 * stride; i < acc_n; ++i) init[i] = -4321.25;
 
+  // score weights centred by b (as the baselines "mean" and "loo" do): the values of b
+  // are arbitrary here, ordinary and special, on the scale of the weights
+  std::vector<double> centre_b(score ? rc.wcols : 0);
+  for (std::size_t j = 0; j < centre_b.size(); ++j)
+    centre_b[j] = j % 7 == 5 ? double(special_value<T>(gs.v[j % gs.n])) : uniform_in(seed ^ 0xCE, j, -2.0, 2.0);
+  reparam::Centring cen;
+  if (rc.centre != 0)
+    cen = reparam::Centring{centre_b.data(), rc.centre == 1 ? 1.0 : double(rows),
+                            rc.centre == 1 ? 1.0 : double(rows) - 1.0};
   // plain-loop reference: each column's rows in order, in float64; over more than
   // kReduceRowBlock rows, each block's sums from zero, added to acc in block order
   std::vector<double> want(init), block(acc_n);
@@ -892,7 +906,9 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
       else e = double(stream[i]);
       double p, q;
       if (score) {
-        const double w = double(g[r * rc.wcols + c / rc.inner]);
+        const std::size_t j = c / rc.inner;
+        const double f = double(g[r * rc.wcols + j]);
+        const double w = cen.b == nullptr ? f : double(T((f * cen.a - cen.b[j]) / cen.c));
         p = w * e;
         q = w * (e * e - 1.0);
       } else {
@@ -913,7 +929,7 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
   auto run = [&](const KernelTable& k, const Tiling& tl, double* acc) {
     for_tiles(tl, rows, batch, [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
       call_reduce(k, rc.mode, sk, rc.start, rc.mirror, eps, g, rc.wcols, rc.inner, batch, r0, r1, c0, c1, acc + c0,
-                  stride);
+                  stride, cen);
     });
   };
   std::vector<double> ref(init), buf(acc_n);
@@ -1101,6 +1117,17 @@ void run_new_kernels(const std::vector<Target>& targets, std::vector<NewTotals>&
             else run_reduce<float>(rc, targets, totals[kReduceF32]);
             ++id;
           }
+  // the score function's weights centred by a baseline (mean-like and leave-one-out-like)
+  for (int f64 = 0; f64 < 2; ++f64)
+    for (int mode : {1, 3})
+      for (const Shape& s : kShapes)
+        for (std::size_t rows : kRows)
+          for (int src = 0; src < 2; ++src)
+            for (int centre = 1; centre <= 2; ++centre, ++id) {
+              const ReduceCase rc{id, mode, s.batch, rows, s.wcols, s.inner, src == 0, 0, 2 * id + 1, centre};
+              if (f64) run_reduce<double>(rc, targets, totals[kReduceF64]);
+              else run_reduce<float>(rc, targets, totals[kReduceF32]);
+            }
   // more rows than one block (kReduceRowBlock): block sums added in order
   for (int f64 = 0; f64 < 2; ++f64)
     for (int mode = 0; mode < 4; ++mode)
