@@ -164,9 +164,20 @@ def peak_growth_mib(lib: str, param_name: str, loss: str) -> float:
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_peak_memory(loss: str) -> None:
-    """reparam keeps no noise tensor: its peak growth is z, a few batch-sized float64
-    sums and, for "sum", the materialized upstream gradient; torch's adds eps and
-    sample-sized backward temporaries."""
+    """reparam keeps no noise tensor and copies nothing of sample size: during the step
+    its peak growth is z, the two batch-sized gradients and, for "sum" (whose upstream
+    gradient has stride 0 along every axis), the one batch row the reduction reads for
+    every sample, made contiguous; torch's adds eps and sample-sized backward
+    temporaries.
+
+    The child reads its peak after ``check`` too, whose torch temporaries (measured at
+    26-34 MiB for "grad" and 43-68 MiB for "sum", against 64 MiB of z) set the peak
+    here. So the bounds fail on a kept noise tensor in both cases (measured 170-174 and
+    181-188 MiB) and on an upstream gradient copied at sample size for "grad" (128-136
+    MiB); for "sum" such a copy, freed before ``check``, peaks at 128 MiB, no more than
+    ``check`` does, and tests/test_torch_bridge.py (tracemalloc, the bridge alone)
+    catches it instead.
+    """
     base = peak_growth_mib("none", "logvar", loss)
     ours = peak_growth_mib("reparam", "logvar", loss)
     theirs = peak_growth_mib("torch", "logvar", loss)
@@ -174,7 +185,8 @@ def test_peak_memory(loss: str) -> None:
     batch_mib = SHAPE[0] * SHAPE[1] * 4 / 2**20
     assert base < 8, base
     assert ours < theirs, (ours, theirs)
-    assert ours < (2 if loss == "sum" else 1) * z_mib + 14 * batch_mib, ours
+    # measured now: at most z + 34 MiB ("grad") and z + 68 MiB ("sum")
+    assert ours < (z_mib + 12 * batch_mib if loss == "grad" else 2 * z_mib + 6 * batch_mib), ours
 
 
 # -- the README table ----------------------------------------------------------------------------

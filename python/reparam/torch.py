@@ -144,11 +144,22 @@ def rsample(loc: _torch.Tensor, param: Any, *, param_name: str = "logvar",
 
     Notes
     -----
-    loc and param are read in place when they are contiguous and of the same shape;
-    a broadcast or non-contiguous one is copied once into a contiguous batch-sized
-    array (the sample itself is never copied). The incoming gradient is read in place
-    when it is contiguous, and copied otherwise (``z.sum().backward()`` hands a
-    broadcast gradient, which is materialized once).
+    What is copied (the sample itself never is, and no noise tensor is ever made):
+
+    - loc and param are read in place when they are C-contiguous and have the full
+      batch shape; one that is broadcast or non-contiguous is copied into a contiguous
+      batch-sized array, in forward and again in backward.
+    - The incoming gradient ``g`` (shaped like z): when it is broadcast over the sample
+      axes (stride 0 along each, as the gradient of ``z.sum()`` is, or of ``z.sum(0)``
+      followed by a loss on the batch), the reduction reads its one batch row for
+      every sample, and only that row is copied (batch size) when it is not
+      C-contiguous itself (for ``z.sum()``, whose gradient has stride 0 along every
+      axis, it is). Any other ``g`` is read in place when it is C-contiguous and copied
+      at sample size otherwise (a permuted or sliced gradient). ``z.mean()`` and
+      ``(z * w).sum()`` hand a dense gradient, which torch allocates at sample size.
+
+    Backward also allocates the two batch-sized gradients (in one block), or, when loc
+    or param is broadcast, a few batch-sized float64 arrays of sums.
     """
     if param_name not in _PARAMS:
         raise ValueError(f"param_name must be one of {', '.join(map(repr, _PARAMS))}, got {param_name!r}")
