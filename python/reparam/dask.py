@@ -879,8 +879,10 @@ def pathwise_grad(q: Normal | _MemNormal, grad_z: Any, noise: Any, *, reduce: st
     -----
     The per-element terms are the in-memory ones; only the order in which they are
     added differs (per chunk, then a tree). Both are float64 sums of ``n`` terms, so
-    the float64 results differ by at most ``2 n u sum|term|`` (``u = 2**-53``, n the
-    number of sample rows), before the final rounding to the distribution's dtype.
+    the float64 results differ by at most ``2 n u sum|term|`` to first order
+    (``u = 2**-53``; n the number of terms added into the value: the sample rows times
+    the batch elements that broadcast onto it), before the final rounding to the
+    distribution's dtype.
     The variances of an argument broadcast over the batch come from a second graph:
     each block's per-sample estimates summed over its broadcast axes, those partial
     sums added across blocks, then ``dask.array.var(ddof=1)`` over the sample axes.
