@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gradient_helpers import per_sample_var
 
 import reparam
 import reparam._gradients as gradients
@@ -59,25 +60,6 @@ def make_q(loc_shape: tuple[int, ...], par_shape: tuple[int, ...], name: str, dt
     return Normal(r.standard_normal(loc_shape).astype(dtype), **{name: np.asarray(par).astype(dtype)})
 
 
-def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Autograd's reduction of a broadcast gradient, written independently of the library."""
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    for i, n in enumerate(shape):
-        if n == 1 and g.shape[i] != 1:
-            g = g.sum(axis=i, keepdims=True)
-    return g
-
-
-def var_of_estimates(t: np.ndarray, ns: int, shape: tuple[int, ...]) -> np.ndarray:
-    """t: per-sample, per batch element terms (sample_shape + batch_shape), float64. Each
-    sample's terms summed down to `shape`, then np.var(ddof=1) over the samples."""
-    sample = t.shape[:ns]
-    rows = t.reshape((-1, *t.shape[ns:]))
-    e = np.stack([sum_to(row, shape) for row in rows]).reshape(sample + shape)
-    return np.var(e, ddof=1, axis=tuple(range(ns)))
-
-
 def reference(q: Normal, method: str, x: np.ndarray, eps: np.ndarray, ns: int,
               baseline: Any = None) -> dict[str, np.ndarray]:
     """NumPy float64 stats from the materialized eps: x is grad_z (pathwise) or f (score)."""
@@ -100,7 +82,7 @@ def reference(q: Normal, method: str, x: np.ndarray, eps: np.ndarray, ns: int,
         w = w.reshape(w.shape + (1,) * (eps.ndim - w.ndim))
         sigma = sigma_np(name, par)
         t_loc, t_par = w * eps / sigma, w * (eps * eps - 1.0) / sigma * chain
-    return {"loc": var_of_estimates(t_loc, ns, q.loc.shape), name: var_of_estimates(t_par, ns, q.param.shape)}
+    return {"loc": per_sample_var(t_loc, ns, q.loc.shape), name: per_sample_var(t_par, ns, q.param.shape)}
 
 
 def rtol_of(dtype: Any) -> float:
