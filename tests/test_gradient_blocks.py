@@ -126,6 +126,8 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads VmHWM of /proc/self/status")
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="under AddressSanitizer the resident set holds its shadow memory and quarantine")
 @pytest.mark.parametrize("rows,batch", [(2_000_000, 4), (1_000, 8 * 1024)], ids=["row-blocks", "column-tiles"])
 def test_broadcast_grad_z_is_not_copied_to_sample_size(rows: int, batch: int) -> None:
     """A grad_z broadcast over the sample axes is read one row per sample on both paths:
