@@ -155,23 +155,40 @@ void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t 
       if constexpr (Score) {
         const T* w = g + r * wcols;
         T* xb = xbuf.data() + slot * padded;
-        if (cen.b == nullptr) {
-          for (std::size_t q = 0; q < width; ++q) xb[q] = w[(c0 + q) / inner];
-        } else if (cen.a == 1.0 && cen.c == 1.0) {  // (f * 1 - b) / 1 is f - b exactly
-          for (std::size_t q = 0; q < width; ++q) {
-            const std::size_t j = (c0 + q) / inner;
-            xb[q] = T(double(w[j]) - cen.b[j]);
+        if (inner == 1) {  // a weight per column
+          if (cen.b == nullptr) {
+            x = w + c0;  // read in place
+          } else {  // centred a vector at a time: the same operations as one at a time below
+            const T* f = w + c0;
+            const double* b = cen.b + c0;
+            const bool plain = cen.a == 1.0 && cen.c == 1.0;
+            std::size_t q = 0;
+            for (; q + kLanes64 <= width; q += kLanes64) {
+              const F64 v = plain ? sub(load_as_f64(f + q), load(b + q))
+                                  : div(sub(mul(load_as_f64(f + q), set1_f64(cen.a)), load(b + q)), set1_f64(cen.c));
+              store_from_f64(xb + q, v);
+            }
+            for (; q < width; ++q) xb[q] = plain ? T(double(f[q]) - b[q]) : T((double(f[q]) * cen.a - b[q]) / cen.c);
+            x = xb;
           }
-        } else {
-          for (std::size_t q = 0; q < width; ++q) {
-            const std::size_t j = (c0 + q) / inner;
-            xb[q] = T((double(w[j]) * cen.a - cen.b[j]) / cen.c);
-          }
+          return;
+        }
+        // weight column j covers columns [j * inner, (j + 1) * inner): one weight per run
+        // of columns (no integer division per column), centred once per run
+        std::size_t j = c0 / inner, left = inner - c0 % inner;
+        for (std::size_t q = 0; q < width; ++j, left = inner) {
+          const std::size_t n = std::min(left, width - q);
+          T v = w[j];
+          if (cen.b != nullptr)  // (f * 1 - b) / 1 is f - b exactly: skip the no-ops
+            v = cen.a == 1.0 && cen.c == 1.0 ? T(double(w[j]) - cen.b[j])
+                                             : T((double(w[j]) * cen.a - cen.b[j]) / cen.c);
+          std::fill(xb + q, xb + q + n, v);
+          q += n;
         }
         x = xb;
       }
     };
-    const bool pf_e = eps_in != nullptr, pf_x = !Score;
+    const bool pf_e = eps_in != nullptr, pf_x = !Score || (inner == 1 && cen.b == nullptr);
     for (std::size_t k = 0; k < nr;) {
       const int rows = k + 1 < nr ? 2 : 1;
       const T* e[2] = {};

@@ -82,3 +82,30 @@ def test_no_sample_size_allocation_with_a_baseline() -> None:
         finally:
             tracemalloc.stop()
         assert peak < f.nbytes // 8, (baseline, peak, f.nbytes)
+
+
+PARAMS = {"scale": (0.2, 3.0), "var": (0.05, 9.0), "logvar": (-4.0, 4.0), "logstd": (-2.0, 2.0),
+          "softplus": (-4.0, 4.0)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", list(PARAMS))
+def test_fused_chain_rule_equals_the_numpy_one(simd_target: str, name: str, dtype: Any) -> None:
+    """Without stats (and with loc and the parameter of the batch shape) the score
+    gradient's chain rule runs in the core (``_core.score_finish``); with stats it runs
+    in NumPy. Both are the same operations: the same bits, for every parameterization,
+    reduce and baseline, infinite and NaN parameters included."""
+    r = np.random.default_rng(SEED + len(name))
+    lo, hi = PARAMS[name]
+    par = r.uniform(lo, hi, (5, 300))
+    par[0, :3] = [np.inf, 0.0, np.nan]  # (scale and var refuse negative values)
+    q = Normal(r.standard_normal((5, 300)).astype(dtype), **{name: par.astype(dtype)})
+    _, noise = q.rsample(9, rng=SEED, return_noise=True)
+    f = (r.standard_normal((9, 5)) * 10.0).astype(dtype)
+    for baseline in (None, "loo"):
+        for reduce in ("mean", "sum"):
+            fused = q.score_grad(f, noise, baseline=baseline, reduce=reduce)
+            plain, _ = q.score_grad(f, noise, baseline=baseline, reduce=reduce, return_stats=True)
+            for key in fused:
+                assert fused[key].dtype == plain[key].dtype and fused[key].shape == plain[key].shape
+                np.testing.assert_array_equal(fused[key], plain[key])

@@ -215,6 +215,44 @@ void dsigma(const py::array& param, int kind, const py::array& out) {
   if constexpr (sizeof(T) == 8) k.dsigma_f64(pp, kind, n, op); else k.dsigma_f32(pp, kind, n, op);
 }
 
+// The score-function gradient from the column sums sx = sum w * eps, sy = sum w *
+// (eps^2 - 1) (rows 0 and 2 of sums, float64): with sigma and dsigma/dparam of each
+// column in float64 (sigma from the parameter as float64, dsigma from it as T, as the
+// Python layer takes them), inv = 1 / sigma, d_loc = T((sx * inv) * scale) and
+// d_param = T((sy * inv) * (dsigma * scale)); NaN results as the one quiet NaN. In
+// column chunks whose sigma and chain factors stay in cache, spread over the threads.
+template <class T>
+void score_finish(const py::array& sums, const py::array& param, int kind, double scale, const py::array& d_loc,
+                  const py::array& d_param) {
+  const std::size_t n = std::size_t(param.size());
+  const double* sp = input<double>(sums, "sums", 4 * n);
+  const T* pp = input<T>(param, "param", n);
+  T* lp = output<T>(d_loc, "d_loc", n);
+  T* dp = output<T>(d_param, "d_param", n);
+  const KernelTable& k = active_kernels();
+  py::gil_scoped_release nogil;
+  constexpr std::size_t kChunk = 2048;
+  auto task = [&](std::size_t t) {
+    const std::size_t c0 = t * kChunk, m = std::min(n, c0 + kChunk) - c0;
+    double p64[kChunk], sig[kChunk], ds[kChunk];
+    for (std::size_t i = 0; i < m; ++i) p64[i] = double(pp[c0 + i]);
+    k.sigma_f64(p64, kind, m, sig);
+    if constexpr (sizeof(T) == 8) k.dsigma_f64(pp + c0, kind, m, ds); else k.dsigma_f32(pp + c0, kind, m, ds);
+    auto one_nan = [](double v) { return v != v ? std::numeric_limits<double>::quiet_NaN() : v; };
+    for (std::size_t i = 0; i < m; ++i) {
+      const double inv = 1.0 / sig[i];
+      lp[c0 + i] = T(one_nan((sp[c0 + i] * inv) * scale));
+      dp[c0 + i] = T(one_nan((sp[2 * n + c0 + i] * inv) * (ds[i] * scale)));
+    }
+  };
+  const std::size_t tasks = (n + kChunk - 1) / kChunk;
+  if (n >= kParallelThreshold) {
+    parallel_for(tasks, task);
+  } else {
+    for (std::size_t t = 0; t < tasks; ++t) task(t);
+  }
+}
+
 }  // namespace
 
 void register_gradients(py::module_& m) {
@@ -247,6 +285,16 @@ void register_gradients(py::module_& m) {
         "The pathwise gradient in one pass: d_loc = scale * sum_rows g, d_param = sum_rows(g * eps) * "
         "(dsigma/dparam * scale), written to d_loc and d_param (dtype of g, batch elements each). g: rows x batch "
         "values, or batch values that every row repeats.");
+  m.def("score_finish",
+        [](const py::array& sums, const py::array& param, int kind, double scale, const py::array& d_loc,
+           const py::array& d_param) {
+          if (kind < 0 || kind > 4) throw py::value_error("kind must be 0..4, got " + std::to_string(kind));
+          if (has_dtype<float>(param)) return score_finish<float>(sums, param, kind, scale, d_loc, d_param);
+          return score_finish<double>(sums, param, kind, scale, d_loc, d_param);
+        },
+        py::arg("sums"), py::arg("param"), py::arg("kind"), py::arg("scale"), py::arg("d_loc"), py::arg("d_param"),
+        "The score-function gradient from reduce_estimator's sums (4, batch): d_loc = (sums[0] / sigma) * scale, "
+        "d_param = (sums[2] / sigma) * (dsigma/dparam * scale), in float64, rounded to the dtype of param.");
   m.def("dsigma",
         [](const py::array& param, int kind, const py::array& out) {
           if (kind < 0 || kind > 4) throw py::value_error("kind must be 0..4, got " + std::to_string(kind));

@@ -103,3 +103,11 @@ def pathwise_grad(
     d_param: npt.NDArray[Any],
 ) -> None: ...
 def dsigma(param: npt.NDArray[Any], kind: int, out: npt.NDArray[np.float64]) -> None: ...
+def score_finish(
+    sums: npt.NDArray[np.float64],
+    param: npt.NDArray[Any],
+    kind: int,
+    scale: float,
+    d_loc: npt.NDArray[Any],
+    d_param: npt.NDArray[Any],
+) -> None: ...
