@@ -55,7 +55,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,17 +269,6 @@ def check(inp: Inputs, got: Extracted) -> None:
 
 
 # --------------------------------------------------------------------------- timing
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """reparam on one thread; the previous count is restored afterwards."""
-    saved = reparam.get_num_threads()
-    reparam.set_num_threads(1)
-    try:
-        yield
-    finally:
-        reparam.set_num_threads(saved)
-
-
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_pathwise(benchmark: Any, variant: str, one_thread: None) -> None:
     group, prepare, extract = VARIANTS[variant]

@@ -84,17 +84,6 @@ def run(benchmark: Any, samples: int, fn: Callable[[], Any]) -> Any:
 
 
 @pytest.fixture
-def one_thread() -> Iterator[None]:
-    """reparam on one thread; the previous count is restored afterwards."""
-    saved = reparam.get_num_threads()
-    reparam.set_num_threads(1)
-    try:
-        yield
-    finally:
-        reparam.set_num_threads(saved)
-
-
-@pytest.fixture
 def torch_1thread() -> Iterator[Any]:
     """The torch module on one intra-op thread (skips without torch); restored after."""
     torch = pytest.importorskip("torch")

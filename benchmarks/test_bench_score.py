@@ -23,7 +23,7 @@ Not collected by the default ``pytest`` run (``testpaths = ["tests"]``)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -96,16 +96,6 @@ VARIANTS: dict[str, Callable[[dict[str, Any], np.ndarray], Callable[[], Any]]] =
     "reparam_eps_array": lambda d, f: reparam_call(d, f, d["eps"]),
     "reparam_noise_handle": lambda d, f: reparam_call(d, f, d["noise"]),
 }
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    saved = reparam.get_num_threads()
-    reparam.set_num_threads(1)
-    try:
-        yield
-    finally:
-        reparam.set_num_threads(saved)
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
