@@ -102,6 +102,24 @@ def _sum_to(g: Array, shape: tuple[int, ...]) -> Array:
     return g.reshape(shape)
 
 
+def _frozen(a: Array, dtype: np.dtype[Any]) -> Array:
+    """A read-only copy of a converted input (a Python number or sequence) in `dtype`."""
+    c = np.array(a, dtype, copy=True)
+    c.setflags(write=False)
+    return c
+
+
+def _read_only(a: Array) -> Array:
+    v = a.view()
+    v.setflags(write=False)
+    return v
+
+
+def _usable(a: Array, shape: tuple[int, ...], dtype: np.dtype[Any]) -> bool:
+    """Whether the kernels can read `a` in place as a batch array."""
+    return bool(a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned)
+
+
 class Noise:
     """Noise(key, counter, start, shape, dtype, antithetic)
 
@@ -229,6 +247,15 @@ class Normal(_NormalDescription):
     `loc` and the parameter broadcast with NumPy rules to `batch_shape`. float32
     inputs give float32 samples, float64 inputs float64; integers and Python
     scalars count as float64 (Python scalars do not widen a float32 array).
+
+    NumPy arrays are read live, as torch.distributions reads its tensors: every
+    method (samples, gradients, closed forms, `scale`, `loc`) uses the values the
+    arrays hold when it is called, so an update in place (``mu -= lr * g``) is seen
+    by the next call. The batch shape and dtype are fixed at construction, and so is
+    the check that `scale` or `var` is non-negative. An array of `dtype`, of the
+    full batch shape and C order is read in place; any other (broadcast, cast or
+    strided) is converted on each call. Python numbers and sequences are values:
+    they are converted once. `loc` and `param` return read-only views.
     """
 
     def __new__(cls, loc: Any = None, **params: Any) -> Normal:
@@ -239,51 +266,79 @@ class Normal(_NormalDescription):
             return DaskNormal(loc, **params)  # type: ignore[return-value]
         return super().__new__(cls)
 
-    _loc: Array
-    _param: Array
-
     def __init__(self, loc: Any, *, scale: Any = None, var: Any = None, logvar: Any = None,
                  logstd: Any = None, softplus: Any = None) -> None:
         name, value = _one_param(scale=scale, var=var, logvar=logvar, logstd=logstd, softplus=softplus)
         loc_a = _float_array(loc, "loc")
         val_a = _float_array(value, name)
-        self._dtype = _result_dtype(loc, loc_a, value, val_a)
-        try:
-            self._batch_shape = np.broadcast_shapes(loc_a.shape, val_a.shape)
-        except ValueError:
-            raise ValueError(
-                f"loc and {name} must broadcast together, got shapes {loc_a.shape} and "
-                f"{val_a.shape}"
-            ) from None
-        loc_a = loc_a.astype(self._dtype, copy=False)
-        val_a = val_a.astype(self._dtype, copy=False)
-        _check_nonnegative(name, val_a)
-        self._loc = loc_a
-        self._param = val_a
+        dtype = self._dtype = _result_dtype(loc, loc_a, value, val_a)
+        if loc_a.shape == val_a.shape:
+            self._batch_shape = loc_a.shape
+        else:
+            try:
+                self._batch_shape = np.broadcast_shapes(loc_a.shape, val_a.shape)
+            except ValueError:
+                raise ValueError(
+                    f"loc and {name} must broadcast together, got shapes {loc_a.shape} and "
+                    f"{val_a.shape}"
+                ) from None
+        # Arrays are read live (see the class notes); anything else is a value, kept once.
+        self._loc_src = loc_a if loc_a is loc else _frozen(loc_a, dtype)
+        self._par_src = val_a if val_a is value else _frozen(val_a, dtype)
+        _check_nonnegative(name, val_a if val_a.dtype == dtype else val_a.astype(dtype))
         self._name = name
         self._kind = _KIND[name]
-        self._flat: tuple[Array, Array] | None = None
+
+    @property
+    def _loc(self) -> Array:
+        """loc now, in `dtype`, on its own shape (the caller's array itself when it has that dtype)."""
+        a = self._loc_src
+        return a if a.dtype == self._dtype else a.astype(self._dtype)
+
+    @property
+    def _param(self) -> Array:
+        """The parameter now, as `_loc`."""
+        a = self._par_src
+        return a if a.dtype == self._dtype else a.astype(self._dtype)
+
+    @property
+    def loc(self) -> Array:
+        """The mean as it is now, in `dtype` (a read-only view of an array given in that dtype)."""
+        return _read_only(self._loc)
+
+    @property
+    def param(self) -> Array:
+        """The raw parameter as it is now, in `dtype` (a read-only view, as `loc`)."""
+        return _read_only(self._param)
 
     def _batch_arrays(self) -> tuple[Array, Array]:
-        if self._flat is None:
-            shape = self._batch_shape
-            self._flat = (
-                np.require(np.broadcast_to(self._loc, shape), requirements=("C", "A")),
-                np.require(np.broadcast_to(self._param, shape), requirements=("C", "A")),
-            )
-        return self._flat
+        """loc and the parameter now, C-contiguous in `dtype` and of `batch_shape`: the
+        caller's arrays themselves when they are so already, else converted copies."""
+        shape, dt = self._batch_shape, self._dtype
+        loc, par = self._loc_src, self._par_src
+        loc_ok, par_ok = _usable(loc, shape, dt), _usable(par, shape, dt)
+        if loc_ok and par_ok:
+            return loc, par
+        if not (loc_ok or par_ok):
+            both = np.empty((2, *shape), dt)  # one block for the two copies
+            both[0] = loc
+            both[1] = par
+            return both[0, ...], both[1, ...]
+        copy = np.empty(shape, dt)
+        copy[...] = par if loc_ok else loc
+        return (loc, copy) if loc_ok else (copy, par)
 
     def _sigma(self) -> Array:
         """sigma on the parameter's own shape, computed by the sampling kernels."""
         p = np.require(self._param, requirements=("C", "A"))
-        out = np.empty(self._param.shape, self._dtype)
+        out = np.empty(p.shape, self._dtype)
         _core.sigma(p, self._kind, out)
         return out
 
     def _sigma64(self) -> Array:
         """sigma in float64 (not rounded to a float32 dtype), on the parameter's shape."""
         p = np.require(self._param, np.float64, ("C", "A"))
-        out = np.empty(self._param.shape, np.float64)
+        out = np.empty(p.shape, np.float64)
         _core.sigma(p, self._kind, out)
         return out
 
@@ -389,7 +444,7 @@ class Normal(_NormalDescription):
 
             return dask_rsample(self, size, chunks=chunks, rng=rng, antithetic=antithetic,
                                 return_noise=return_noise)
-        gen = rng if isinstance(rng, Generator) else default_rng(rng)
+        gen = rng if type(rng) is Generator else default_rng(rng)
         sample_shape = () if size is None else _normalize_size(size)
         shape = sample_shape + self._batch_shape
         if antithetic and (not sample_shape or sample_shape[0] % 2):
@@ -402,9 +457,9 @@ class Normal(_NormalDescription):
         else:
             _check_out(out, shape, self._dtype)
         loc_b, par_b = self._batch_arrays()
-        key, lo, hi, start = _core.affine_normal(gen._state, loc_b, par_b, self._kind,
-                                                 bool(antithetic), out)
+        pos = _core.affine_normal(gen._state, loc_b, par_b, self._kind, bool(antithetic), out)
         if return_noise:
+            key, lo, hi, start = pos
             return out, Noise(key, (hi << 64) | lo, start, shape, self._dtype, antithetic)
         return out
 
