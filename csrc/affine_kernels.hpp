@@ -200,7 +200,10 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
   streaming = streaming && kStreamingStores && reinterpret_cast<std::uintptr_t>(out) % sizeof(T) == 0;
   // A narrow batch spanning all columns: take several rows per step (they are
   // contiguous), with sigma and loc repeated, so each step still fills ~1024 values.
-  std::size_t reps = (c0 == 0 && c1 == batch) ? std::max<std::size_t>(1, kAffineTile / (c1 - c0)) : 1;
+  // (never more rows than the task has: sigma is not computed for rows that are not there)
+  std::size_t reps = (c0 == 0 && c1 == batch)
+                         ? std::max<std::size_t>(1, std::min(r1 - r0, kAffineTile / (c1 - c0)))
+                         : 1;
   if constexpr (sizeof(T) == 4) {
     if (reps == 1 && r1 - r0 == 1 && !streaming) {  // sigma used once: no sigma table (the rest below)
       const std::size_t i = r0 * batch + c0;
@@ -218,10 +221,13 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
   alignas(64) double sig_s[kAffineTile + kLanes64];
   alignas(64) double mean[kAffineTile + kLanes64];
   alignas(64) T eps[kAffineTile + kLanes64];
+  // sigma and loc of the width columns once (elementwise, so the same bits as per row),
+  // then repeated for the other rows of a step
+  const std::size_t cpadded = (width + kLanes64 - 1) / kLanes64 * kLanes64;
   {
     std::size_t j = 0;
-    if (reps == 1) {  // whole vectors of one row, kSigmaPack at a time (chains interleaved)
-      for (; j + kSigmaPack * kLanes64 <= span; j += kSigmaPack * kLanes64) {
+    {  // whole vectors of one row, kSigmaPack at a time (chains interleaved)
+      for (; j + kSigmaPack * kLanes64 <= width; j += kSigmaPack * kLanes64) {
         const auto p = load_members<kSigmaPack>(param + c0 + j);
         const auto l = load_members<kSigmaPack>(loc + c0 + j);
         if constexpr (sizeof(T) == 4) {
@@ -247,15 +253,14 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
       }
     }
     alignas(64) T lt[kLanes64], pt[kLanes64];
-    for (; j < padded; j += kLanes64) {
+    for (; j < cpadded; j += kLanes64) {
       const T* lsrc = loc + c0 + j;  // whole vectors of one row are read in place
       const T* psrc = param + c0 + j;
-      if (reps > 1 || j + kLanes64 > span) {  // repeated rows, or the padded last vector
+      if (j + kLanes64 > width) {  // the padded last vector
         for (std::size_t q = 0; q < kLanes64; ++q) {
           const std::size_t at = j + q;
-          const std::size_t col = reps == 1 ? at : at % width;
-          lt[q] = at < span ? loc[c0 + col] : T(0);
-          pt[q] = at < span ? param[c0 + col] : T(0);
+          lt[q] = at < width ? loc[c0 + at] : T(0);
+          pt[q] = at < width ? param[c0 + at] : T(0);
         }
         lsrc = lt;
         psrc = pt;
@@ -270,6 +275,14 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
         store(sig_s + j, sc);
       }
       store(mean + j, load_as_f64(lsrc));
+    }
+  }
+  for (std::size_t q = width; q < padded; ++q) {  // the repeated rows (and the padded lanes)
+    sigma[q] = sigma[q - width];
+    mean[q] = mean[q - width];
+    if constexpr (sizeof(T) == 8) {
+      sig_lo[q] = sig_lo[q - width];
+      sig_s[q] = sig_s[q - width];
     }
   }
   for (std::size_t r = r0; r < r1; r += reps) {

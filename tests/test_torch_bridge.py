@@ -268,3 +268,37 @@ def test_clear_errors() -> None:
         rt.rsample(loc, torch.zeros(4))
     with pytest.raises(ValueError, match="non-negative"):
         rt.rsample(loc, -torch.ones(3), param_name="scale")
+
+
+def test_argument_errors_name_the_argument() -> None:
+    """A bad sample_shape is reported as sample_shape (it was "size"); NumPy's float32
+    scalars are numbers like float64's, and a bool is no scale parameter (True was
+    accepted, np.float32(1.0) refused)."""
+    loc = torch.zeros(3)
+    for bad in ((2, -1), "3", (2.5,)):
+        with pytest.raises((TypeError, ValueError), match="sample_shape"):
+            rt.rsample(loc, loc, sample_shape=bad, generator=0)  # type: ignore[arg-type]
+    ref = rt.rsample(loc, 1.0, generator=0)
+    for number in (np.float32(1.0), np.float64(1.0), np.int64(1), 1):
+        assert torch.equal(rt.rsample(loc, number, generator=0), ref)
+    for flag in (True, np.True_):
+        with pytest.raises(TypeError, match="param must be a torch.Tensor or a real number"):
+            rt.rsample(loc, flag, generator=0)
+
+
+def test_default_noise_follows_torch_manual_seed() -> None:
+    """generator=None keys the stream by torch's default generator: torch.manual_seed
+    reproduces a run, and the key is what the docstring says."""
+    loc = torch.zeros(4, 3, dtype=torch.float64, requires_grad=True)
+    lv = torch.full((4, 3), -1.0, dtype=torch.float64, requires_grad=True)
+    torch.manual_seed(123)
+    a = rt.rsample(loc, lv, sample_shape=(2,))
+    a2 = rt.rsample(loc, lv, sample_shape=(2,))
+    torch.manual_seed(123)
+    b = rt.rsample(loc, lv, sample_shape=(2,))
+    assert torch.equal(a, b) and not torch.equal(a, a2)
+    torch.manual_seed(123)
+    key = int(torch.randint(0, 2**63 - 1, (), dtype=torch.int64))
+    want = reparam.Normal(loc.detach().numpy(), logvar=lv.detach().numpy()).rsample(
+        (2,), rng=reparam.Philox(key=key))
+    assert torch.equal(a, torch.from_numpy(want))

@@ -44,8 +44,7 @@ def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
             raise ValueError(
                 f"noise has dtype {noise.dtype} but the distribution has dtype {q.dtype}"
             )
-        mirror = noise.size // 2 if noise.antithetic else 0
-        return (noise.key, noise.counter & _MASK64, noise.counter >> 64, noise.start, mirror)
+        return _handle_source(noise)
     eps = np.asarray(noise)
     if eps.dtype.kind != "f":
         raise TypeError(f"noise must be a Noise handle or a float array, got dtype {eps.dtype}")
@@ -54,6 +53,12 @@ def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
     if eps.dtype != q.dtype:
         raise ValueError(f"noise has dtype {eps.dtype} but the distribution has dtype {q.dtype}")
     return np.require(eps, requirements=("C", "A"))
+
+
+def _handle_source(noise: Noise) -> Any:
+    """The kernels' noise argument for a Noise handle (its stream position and mirror)."""
+    mirror = noise.size // 2 if noise.antithetic else 0
+    return (noise.key, noise.counter & _MASK64, noise.counter >> 64, noise.start, mirror)
 
 
 def _real_array(x: Any, name: str) -> Array:

@@ -154,6 +154,16 @@ class Noise:
         if self.antithetic and (not self.shape or self.shape[0] % 2):
             raise ValueError(f"antithetic Noise needs an even first dimension, got shape {self.shape}")
 
+    @classmethod
+    def _from_core(cls, pos: tuple[int, int, int, int], shape: tuple[int, ...], dtype: np.dtype[Any],
+                   antithetic: bool) -> Noise:
+        """The handle of a position the core returned for a sample it checked (no checks again)."""
+        self = cls.__new__(cls)
+        key, lo, hi, start = pos
+        self.key, self.counter, self.start = key, (hi << 64) | lo, start
+        self.shape, self.dtype, self.antithetic = shape, dtype, antithetic
+        return self
+
     @property
     def size(self) -> int:
         """Number of noise values (the product of `shape`)."""
@@ -459,8 +469,7 @@ class Normal(_NormalDescription):
         loc_b, par_b = self._batch_arrays()
         pos = _core.affine_normal(gen._state, loc_b, par_b, self._kind, bool(antithetic), out)
         if return_noise:
-            key, lo, hi, start = pos
-            return out, Noise(key, (hi << 64) | lo, start, shape, self._dtype, antithetic)
+            return out, Noise._from_core(pos, shape, self._dtype, bool(antithetic))
         return out
 
     # -- gradient estimators ---------------------------------------------------------

@@ -20,13 +20,15 @@ from typing import Any
 import numpy as np
 import torch as _torch
 
+from . import _core
 from ._generator import Generator, default_rng
-from ._normal import Noise, Normal
+from ._gradients import _handle_source as _noise_source
+from ._normal import PARAMS, Noise, Normal, _check_nonnegative
 from ._philox import Philox, _normalize_size
 
 __all__ = ["rsample"]
 
-_PARAMS = ("scale", "var", "logvar", "logstd", "softplus")
+_KIND = {name: i for i, name in enumerate(PARAMS)}
 _DTYPES = (_torch.float32, _torch.float64)
 
 
@@ -52,38 +54,63 @@ def _as_numpy(t: _torch.Tensor) -> np.ndarray[Any, Any]:
     return t.detach().numpy()
 
 
-def _generator(generator: Any) -> Generator:
+def _generator(generator: Any) -> Any:
+    """The stream state to draw from: a Generator's, or a new one."""
+    if type(generator) is Generator:
+        return generator._state
+    if generator is None:
+        # a new stream keyed by torch's default CPU generator, so torch.manual_seed governs it
+        key = int(_torch.randint(0, _KEY_HIGH, (), dtype=_torch.int64))
+        return Philox(key=key)._state
     if isinstance(generator, _torch.Generator):
         raise TypeError(
             "generator must be a reparam.Generator, a reparam.Philox, an int seed, a SeedSequence or None, "
             "not a torch.Generator: the noise comes from reparam's Philox stream"
         )
     if isinstance(generator, Generator):
-        return generator
-    if isinstance(generator, Philox) or generator is None or isinstance(generator, int | np.random.SeedSequence):
-        return default_rng(generator)
+        return generator._state
+    if isinstance(generator, Philox) or isinstance(generator, int | np.random.SeedSequence):
+        return default_rng(generator)._state
     raise TypeError(
         "generator must be a reparam.Generator, a reparam.Philox, an int seed, a SeedSequence or None, "
         f"got {type(generator).__name__}"
     )
 
 
+# keys from torch's generator are drawn in [0, 2**63 - 1): torch.randint's bound is an int64
+_KEY_HIGH = (1 << 63) - 1
+
+
+def _batch_views(loc: np.ndarray[Any, Any], par: np.ndarray[Any, Any],
+                 shape: tuple[int, ...]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """loc and param as C-contiguous arrays of the batch shape (views when they are so)."""
+    def batch(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if a.shape == shape and a.flags.c_contiguous:
+            return a
+        c = np.empty(shape, a.dtype)
+        c[...] = a
+        return c
+
+    return batch(loc), batch(par)
+
+
 class _RSample(_torch.autograd.Function):
     """z = loc + sigma(param) * eps, backward by the fused pathwise reduction."""
 
     @staticmethod
-    def forward(ctx: Any, loc: _torch.Tensor, param: _torch.Tensor, param_name: str,
-                sample_shape: tuple[int, ...], gen: Generator) -> _torch.Tensor:
-        q = Normal(_as_numpy(loc), **{param_name: _as_numpy(param)})
+    def forward(ctx: Any, loc: _torch.Tensor, param: _torch.Tensor, kind: int,
+                sample_shape: tuple[int, ...], batch_shape: tuple[int, ...], state: Any) -> _torch.Tensor:
+        loc_b, par_b = _batch_views(loc.detach().numpy(), param.detach().numpy(), batch_shape)
         # NumPy allocates the sample (large buffers get transparent huge pages where the
         # OS offers them, which makes first touch several times cheaper); torch shares it.
-        out = np.empty(sample_shape + tuple(q.batch_shape), dtype=q.dtype)
-        _, noise = q.rsample(sample_shape, rng=gen, return_noise=True, out=out)
-        z = _torch.from_numpy(out)
-        ctx.noise = noise
-        ctx.param_name = param_name
+        out = np.empty(sample_shape + batch_shape, dtype=loc_b.dtype)
+        pos = _core.affine_normal(state, loc_b, par_b, kind, False, out)
+        ctx.noise = Noise._from_core(pos, out.shape, out.dtype, False)
+        ctx.kind = kind
+        ctx.rows = out.size // max(par_b.size, 1)
+        ctx.ns = len(sample_shape)
         ctx.save_for_backward(loc, param)
-        return z
+        return _torch.from_numpy(out)
 
     @staticmethod
     @_torch.autograd.function.once_differentiable
@@ -91,16 +118,33 @@ class _RSample(_torch.autograd.Function):
         loc, param = ctx.saved_tensors
         need_loc, need_param = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if not (need_loc or need_param):
-            return None, None, None, None, None
-        noise: Noise = ctx.noise
-        q = Normal(_as_numpy(loc), **{ctx.param_name: _as_numpy(param)})
-        g = _as_numpy(grad_z)
-        if g.dtype != q.dtype:
-            g = g.astype(q.dtype)
-        grads = q.pathwise_grad(g, noise, reduce="sum")
-        d_loc = _torch.from_numpy(grads["loc"]) if need_loc else None
-        d_param = _torch.from_numpy(grads[ctx.param_name]) if need_param else None
-        return d_loc, d_param, None, None, None
+            return None, None, None, None, None, None
+        g = grad_z.detach().numpy()
+        bshape = g.shape[ctx.ns:]
+        loc_n, par_n = loc.detach().numpy(), param.detach().numpy()
+        if loc_n.shape != bshape or par_n.shape != bshape:
+            # a broadcast loc or param: the general path sums the gradient down to its shape
+            name = PARAMS[ctx.kind]
+            q = Normal(loc_n, **{name: par_n})
+            grads = q.pathwise_grad(g if g.dtype == q.dtype else g.astype(q.dtype), ctx.noise, reduce="sum")
+            d_loc_n, d_par_n = grads["loc"], grads[name]
+        else:
+            dtype = par_n.dtype
+            rows, ns = ctx.rows, ctx.ns
+            if rows > 1 and not any(g.strides[:ns]):
+                g = g[(0,) * ns]  # broadcast over the samples (z.sum()): the kernel reads one row
+            g = np.require(g, dtype, ("C", "A"))
+            both = np.empty((2, *bshape), dtype)
+            d_loc_n, d_par_n = both[0, ...], both[1, ...]
+            if rows and d_loc_n.size:
+                par_c = np.require(par_n, requirements=("C", "A"))
+                _core.pathwise_grad(_noise_source(ctx.noise), g, rows, d_loc_n.size, par_c, ctx.kind, 1.0,
+                                    d_loc_n, d_par_n)
+            else:
+                both[...] = 0
+        d_loc = _torch.from_numpy(d_loc_n) if need_loc else None
+        d_param = _torch.from_numpy(d_par_n) if need_param else None
+        return d_loc, d_param, None, None, None, None
 
 
 def rsample(loc: _torch.Tensor, param: Any, *, param_name: str = "logvar",
@@ -123,8 +167,12 @@ def rsample(loc: _torch.Tensor, param: Any, *, param_name: str = "logvar",
         Sample dimensions in front of the batch shape.
     generator : reparam.Generator, reparam.Philox, int, SeedSequence or None
         Where eps comes from (a Generator advances; an int or SeedSequence seeds a
-        new stream on every call, so it gives the same noise each time); None uses
-        fresh entropy. A ``torch.Generator`` is refused.
+        new stream on every call, so it gives the same noise each time). None, the
+        default, keys a new stream by a number drawn from torch's default CPU
+        generator (one ``torch.randint`` call), so ``torch.manual_seed(s)`` makes a
+        run reproducible as it does for ``torch.randn``: the noise is then that of
+        ``generator=reparam.Philox(key=k)`` with ``k = torch.randint(0, 2**63 - 1,
+        ())`` drawn at that point. A ``torch.Generator`` is refused.
 
     Returns
     -------
@@ -161,14 +209,16 @@ def rsample(loc: _torch.Tensor, param: Any, *, param_name: str = "logvar",
     Backward also allocates the two batch-sized gradients (in one block), or, when loc
     or param is broadcast, a few batch-sized float64 arrays of sums.
     """
-    if param_name not in _PARAMS:
-        raise ValueError(f"param_name must be one of {', '.join(map(repr, _PARAMS))}, got {param_name!r}")
+    kind = _KIND.get(param_name) if isinstance(param_name, str) else None
+    if kind is None:
+        raise ValueError(f"param_name must be one of {', '.join(map(repr, PARAMS))}, got {param_name!r}")
     if not isinstance(loc, _torch.Tensor):
         raise TypeError(f"loc must be a torch.Tensor, got {type(loc).__name__}")
     _check_tensor(loc, "loc")
     if not isinstance(param, _torch.Tensor):
-        if isinstance(param, np.ndarray) or not isinstance(param, int | float):
-            raise TypeError(f"param must be a torch.Tensor or a number, got {type(param).__name__}")
+        # a real number: Python's or NumPy's (not a bool, which is no scale parameter)
+        if isinstance(param, bool | np.bool_) or not isinstance(param, int | float | np.integer | np.floating):
+            raise TypeError(f"param must be a torch.Tensor or a real number, got {type(param).__name__}")
         param = _torch.tensor(float(param), dtype=loc.dtype)
     _check_tensor(param, "param")
     if param.dtype != loc.dtype:
@@ -176,13 +226,25 @@ def rsample(loc: _torch.Tensor, param: Any, *, param_name: str = "logvar",
             f"loc and param must have the same dtype, got {loc.dtype} and {param.dtype} "
             "(cast one with .to(other.dtype))"
         )
-    try:
-        np.broadcast_shapes(tuple(loc.shape), tuple(param.shape))
-    except ValueError:
-        raise ValueError(
-            f"loc and param must broadcast together, got shapes {tuple(loc.shape)} and {tuple(param.shape)}"
-        ) from None
-    shape = _normalize_size(tuple(sample_shape) if isinstance(sample_shape, _torch.Size) else sample_shape)
-    gen = _generator(generator)
-    z: _torch.Tensor = _RSample.apply(loc, param, param_name, shape, gen)  # type: ignore[no-untyped-call]
+    lshape, pshape = tuple(loc.shape), tuple(param.shape)
+    if lshape == pshape:
+        bshape = lshape
+    else:
+        try:
+            bshape = np.broadcast_shapes(lshape, pshape)
+        except ValueError:
+            raise ValueError(
+                f"loc and param must broadcast together, got shapes {lshape} and {pshape}"
+            ) from None
+    if kind < 2:  # scale and var must be non-negative
+        _check_nonnegative(param_name, param.detach().numpy())
+    if type(sample_shape) is tuple and all(type(d) is int and d >= 0 for d in sample_shape):
+        shape = sample_shape
+    else:
+        try:
+            shape = _normalize_size(tuple(sample_shape) if isinstance(sample_shape, _torch.Size) else sample_shape)
+        except (TypeError, ValueError) as exc:  # name this function's argument, not NumPy's
+            raise type(exc)(str(exc).replace("size", "sample_shape", 1)) from None
+    state = _generator(generator)
+    z: _torch.Tensor = _RSample.apply(loc, param, kind, shape, bshape, state)  # type: ignore[no-untyped-call]
     return z
