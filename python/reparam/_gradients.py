@@ -20,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._normal import Noise as _Noise
+from ._normal import _usable
 
 if TYPE_CHECKING:
     from ._normal import Noise, Normal
@@ -280,6 +282,10 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
 
     See `Normal.pathwise_grad`.
     """
+    if return_stats is False and type(grad_z) is np.ndarray and (reduce == "mean" or reduce == "sum"):
+        fast = _pathwise_in_place(q, grad_z, noise, reduce)
+        if fast is not None:
+            return fast
     _check_reduce(reduce)
     _check_bool(return_stats, "return_stats")
     g = _real_array(grad_z, "grad_z")
@@ -323,6 +329,43 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
         return _spread_variances(q, src, g_rows, rows, {k: terms[k] for k in keys})
 
     return _finish(q, rows, reduce, sums[0], sums[2], variances if return_stats else None, spread)
+
+
+def _pathwise_in_place(q: Normal, g: Array, noise: Any, reduce: str) -> dict[str, Array] | None:
+    """The common call with nothing to convert: one core pass, or None for the general path.
+
+    That is grad_z and noise (a handle, or a C-contiguous eps array) of the samples' shape
+    and dtype, loc and the parameter of the full batch shape, the parameter read in place,
+    at least one sample and one batch element. The arithmetic is the general path's.
+    """
+    dt, bshape = q._dtype, q._batch_shape
+    par = q._par_src
+    ns = g.ndim - len(bshape)
+    if (g.dtype != dt or ns < 0 or g.shape[ns:] != bshape or q._loc_src.shape != bshape
+            or not _usable(par, bshape, dt)):
+        return None
+    if type(noise) is _Noise:
+        if noise.shape != g.shape or noise.dtype != dt:
+            return None
+        src: Any = _handle_source(noise)
+    elif type(noise) is np.ndarray:
+        if noise.shape != g.shape or noise.dtype != dt or not (noise.flags.c_contiguous and noise.flags.aligned):
+            return None
+        src = noise
+    else:
+        return None
+    batch = par.size
+    rows = g.size // batch if batch else 0
+    if rows == 0:
+        return None
+    if rows > 1 and not any(g.strides[:ns]):  # broadcast over the samples: the kernel reads one row
+        g = np.require(g[(0,) * ns], requirements=("C", "A"))
+    elif not (g.flags.c_contiguous and g.flags.aligned):
+        return None
+    both = np.empty((2, *bshape), dt)
+    d_loc, d_param = both[0, ...], both[1, ...]
+    _core.pathwise_grad(src, g, rows, batch, par, q._kind, 1.0 / rows if reduce == "mean" else 1.0, d_loc, d_param)
+    return {"loc": d_loc, q._name: d_param}
 
 
 _BASELINE_KINDS = "baseline must be None, a number, an array, 'mean' or 'loo'"

@@ -520,6 +520,10 @@ class Normal(_NormalDescription):
         argument's shape in float64, are merged into running means and sums of
         squared deviations (Chan et al.'s pairwise update, no cancellation).
         """
+        if return_stats is False and type(grad_z) is np.ndarray and (reduce == "mean" or reduce == "sum"):
+            fast = _gradients._pathwise_in_place(self, grad_z, noise, reduce)
+            if fast is not None:
+                return fast
         if _is_dask(grad_z) or _is_dask(noise):  # a Dask reduction (reparam.dask.pathwise_grad)
             from .dask import pathwise_grad as dask_pathwise_grad
 
@@ -570,25 +574,34 @@ class Normal(_NormalDescription):
     def _closed_form(self, form: int, grad: bool, x: Any = None,
                      other: Normal | None = None) -> Any:
         _check_bool(grad, "grad")
-        arrays = [self._loc, self._param]
+        loc, par = self._loc, self._param
+        arrays = [loc, par]
         if x is not None:
             arrays.append(x)
         if other is not None:
             arrays.append(other._param)
-        shape = np.broadcast_shapes(*(a.shape for a in arrays))
-        flat = [np.require(np.broadcast_to(a, shape), np.float64, ("C", "A")).ravel()
-                for a in arrays]
+        shape = loc.shape
+        if any(a.shape != shape for a in arrays):
+            shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        flat = [a.reshape(-1) if a.shape == shape and a.dtype == np.float64 and a.flags.c_contiguous
+                else np.require(np.broadcast_to(a, shape), np.float64, ("C", "A")).ravel() for a in arrays]
         value, d_loc, d_param = _core.closed_form(
             form, self._kind, flat[0], flat[1], flat[2] if x is not None else None,
             flat[3] if other is not None else None,
             other._kind if other is not None else 0, grad)
-        with np.errstate(all="ignore"):
+        if self._dtype == np.float64:  # the core's float64 results as they are
+            v = value.reshape(shape)
+            if not grad:
+                return v
+            return v, {"loc": _sum_to(d_loc.reshape(shape), loc.shape),
+                       self._name: _sum_to(d_param.reshape(shape), par.shape)}
+        with np.errstate(all="ignore"):  # rounding to float32 may overflow to inf
             v = value.reshape(shape).astype(self._dtype)
             if not grad:
                 return v
             return v, {
-                "loc": _sum_to(d_loc.reshape(shape), self._loc.shape).astype(self._dtype),
-                self._name: _sum_to(d_param.reshape(shape), self._param.shape).astype(self._dtype),
+                "loc": _sum_to(d_loc.reshape(shape), loc.shape).astype(self._dtype),
+                self._name: _sum_to(d_param.reshape(shape), par.shape).astype(self._dtype),
             }
 
     def log_prob(self, z: Any, *, grad: bool = False) -> Any:
@@ -602,6 +615,8 @@ class Normal(_NormalDescription):
         shaped like them (broadcast axes summed, as autograd does).
         """
         z_a = _float_array(z, "z")
+        if z_a.shape == self._batch_shape:
+            return self._closed_form(0, grad, x=z_a)
         try:
             np.broadcast_shapes(z_a.shape, self._batch_shape)
         except ValueError:
@@ -640,6 +655,10 @@ class Normal(_NormalDescription):
         regularizer.
         """
         return self._closed_form(3, grad)
+
+
+# the estimators build on this module; bound here once it is complete
+from . import _gradients  # noqa: E402
 
 
 def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
