@@ -359,7 +359,7 @@ def _pathwise_in_place(q: Normal, g: Array, noise: Any, reduce: str) -> dict[str
     if rows == 0:
         return None
     if rows > 1 and not any(g.strides[:ns]):  # broadcast over the samples: the kernel reads one row
-        g = np.require(g[(0,) * ns], requirements=("C", "A"))
+        g = np.ascontiguousarray(g[(0,) * ns])
     elif not (g.flags.c_contiguous and g.flags.aligned):
         return None
     both = np.empty((2, *bshape), dt)

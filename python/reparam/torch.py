@@ -109,6 +109,9 @@ class _RSample(_torch.autograd.Function):
         ctx.kind = kind
         ctx.rows = out.size // max(par_b.size, 1)
         ctx.ns = len(sample_shape)
+        # param as the kernel read it, for backward when nothing was broadcast (the saved
+        # tensors are still unpacked there: torch's check that they were not changed in place)
+        ctx.par_b = par_b if loc.shape == param.shape else None
         ctx.save_for_backward(loc, param)
         return _torch.from_numpy(out)
 
@@ -120,25 +123,24 @@ class _RSample(_torch.autograd.Function):
         if not (need_loc or need_param):
             return None, None, None, None, None, None
         g = grad_z.detach().numpy()
-        bshape = g.shape[ctx.ns:]
-        loc_n, par_n = loc.detach().numpy(), param.detach().numpy()
-        if loc_n.shape != bshape or par_n.shape != bshape:
+        par_b = ctx.par_b
+        if par_b is None:
             # a broadcast loc or param: the general path sums the gradient down to its shape
             name = PARAMS[ctx.kind]
-            q = Normal(loc_n, **{name: par_n})
+            q = Normal(loc.detach().numpy(), **{name: param.detach().numpy()})
             grads = q.pathwise_grad(g if g.dtype == q.dtype else g.astype(q.dtype), ctx.noise, reduce="sum")
             d_loc_n, d_par_n = grads["loc"], grads[name]
         else:
-            dtype = par_n.dtype
+            dtype = par_b.dtype
             rows, ns = ctx.rows, ctx.ns
             if rows > 1 and not any(g.strides[:ns]):
                 g = g[(0,) * ns]  # broadcast over the samples (z.sum()): the kernel reads one row
-            g = np.require(g, dtype, ("C", "A"))
-            both = np.empty((2, *bshape), dtype)
+            if not (g.dtype == dtype and g.flags.c_contiguous and g.flags.aligned):
+                g = np.ascontiguousarray(g, dtype)  # np.require costs microseconds more
+            both = np.empty((2, *par_b.shape), dtype)
             d_loc_n, d_par_n = both[0, ...], both[1, ...]
-            if rows and d_loc_n.size:
-                par_c = np.require(par_n, requirements=("C", "A"))
-                _core.pathwise_grad(_noise_source(ctx.noise), g, rows, d_loc_n.size, par_c, ctx.kind, 1.0,
+            if rows and par_b.size:
+                _core.pathwise_grad(_noise_source(ctx.noise), g, rows, par_b.size, par_b, ctx.kind, 1.0,
                                     d_loc_n, d_par_n)
             else:
                 both[...] = 0
