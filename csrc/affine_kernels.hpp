@@ -112,11 +112,16 @@ REPARAM_INLINE VecN<F64, N> load_members(const T* p) {
   return make_members<F64, N>([&](int g) { return load_as_f64(p + g * kLanes64); });
 }
 
-inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
-  fill_normal_f32(sk, start, n, out, false);
+// n normals from position `offset` past `start` (stream_at: start + offset may pass 2**64).
+inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::uint64_t offset, std::size_t n,
+                            float* out) {
+  const StreamPosition p = stream_at(sk, start, offset, 1);
+  fill_normal_f32(p.sk, p.start, n, out, false);
 }
-inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out) {
-  fill_normal_f64(sk, start, n, out, false);
+inline void fill_normal_any(const StreamKey& sk, std::uint64_t start, std::uint64_t offset, std::size_t n,
+                            double* out) {
+  const StreamPosition p = stream_at(sk, start, offset, 2);
+  fill_normal_f64(p.sk, p.start, n, out, false);
 }
 
 // z = loc + sigma * eps and loc - sigma * eps for one vector of an affine_normal tile.
@@ -151,13 +156,13 @@ constexpr std::size_t kAffineTile = 1024;
 // pass, sigma kept in registers (the same operations as the table path below). Returns
 // how many of the width columns it did.
 template <int Kind>
-std::size_t affine_row_f32(const StreamKey& sk, std::uint64_t pos, std::size_t width, const float* loc,
-                           const float* param, float* out, std::size_t mirror) {
+std::size_t affine_row_f32(const StreamKey& sk, std::uint64_t start, std::size_t offset, std::size_t width,
+                           const float* loc, const float* param, float* out, std::size_t mirror) {
   constexpr std::size_t kStep = kSigmaPack * kLanes64;
   const std::size_t done = width / kStep * kStep;  // width <= kAffineTile
   if (done == 0) return 0;
   alignas(64) float eps[kAffineTile];
-  fill_normal_any(sk, pos, done, eps);
+  fill_normal_any(sk, start, offset, done, eps);
   auto run = [&](auto with_mirror) {
     for (std::size_t j = 0; j < done; j += kStep) {
       const auto sg = sigma_from<Kind>(load_members<kSigmaPack>(param + j));
@@ -207,7 +212,7 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
   if constexpr (sizeof(T) == 4) {
     if (reps == 1 && r1 - r0 == 1 && !streaming) {  // sigma used once: no sigma table (the rest below)
       const std::size_t i = r0 * batch + c0;
-      const std::size_t done = affine_row_f32<Kind>(sk, start + i, c1 - c0, loc + c0, param + c0, out + i, mirror);
+      const std::size_t done = affine_row_f32<Kind>(sk, start, i, c1 - c0, loc + c0, param + c0, out + i, mirror);
       if (done == c1 - c0) return;
       c0 += done;
       reps = 1;
@@ -288,7 +293,7 @@ void affine_normal(const StreamKey& sk, std::uint64_t start, std::size_t r0, std
   for (std::size_t r = r0; r < r1; r += reps) {
     const std::size_t i = r * batch + c0;
     const std::size_t seg = std::min(reps, r1 - r) * width;
-    fill_normal_any(sk, start + i, seg, eps);
+    fill_normal_any(sk, start, i, seg, eps);
     for (std::size_t q = seg; q < padded; ++q) eps[q] = T(0);
     const std::size_t full = seg - seg % kLanes64;
     // whole vectors; the mirror test hoisted (without it, zm is never computed)

@@ -136,12 +136,12 @@ void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t 
     if (eps_in == nullptr) {
       if (contiguous && one_side) {
         chunk_neg = mirror > 0 && i0 >= mirror;
-        fill_normal_any(sk, start + i0 - (chunk_neg ? mirror : 0), nr * width, ebuf.data());
+        fill_normal_any(sk, start, i0 - (chunk_neg ? mirror : 0), nr * width, ebuf.data());
       } else {
         for (std::size_t k = 0; k < nr; ++k) {
           const std::size_t i = i0 + k * batch;
           const bool neg = mirror > 0 && i >= mirror;
-          fill_normal_any(sk, start + i - (neg ? mirror : 0), width, ebuf.data() + k * width);
+          fill_normal_any(sk, start, i - (neg ? mirror : 0), width, ebuf.data() + k * width);
         }
       }
     }

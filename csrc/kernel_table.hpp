@@ -1,6 +1,8 @@
 // The ISA-free interface between the dispatcher and the per-target kernels. Every
 // kernel computes positions [start, start + n) of the stream of `sk` and knows nothing
-// of Python: pointers and counts in, values out.
+// of Python: pointers and counts in, values out. A position `start + i` is taken by
+// stream_at (stream.hpp), so start may be any 64-bit value: past 2**64 it carries into
+// the 128-bit block counter.
 #pragma once
 
 #include <cstddef>

@@ -39,12 +39,11 @@ Reservation PhiloxState::reserve(std::uint64_t n, int unit) {
       ctr_ = counter_add(ctr_, 1);
     }
   }
-  Reservation r{StreamKey{{key_[0], key_[1]}, ctr_}, unit == 2 ? word_ / 2 : word_};
-  // n * unit words from here; split the add so that no 64-bit sum overflows
-  const std::uint64_t words = n * std::uint64_t(unit);
-  const std::uint64_t total_blocks = words / 4 + (word_ + words % 4) / 4;
-  word_ = std::uint32_t((word_ + words % 4) % 4);
-  ctr_ = counter_add(ctr_, total_blocks);
+  const Reservation r{StreamKey{{key_[0], key_[1]}, ctr_}, unit == 2 ? word_ / 2 : word_};
+  if (n == 0) return r;  // (a pending odd word stays pending)
+  const StreamPosition next = stream_at(r.sk, r.start, n, unit);  // n units from here
+  ctr_ = next.sk.ctr;
+  word_ = std::uint32_t(next.start) * std::uint32_t(unit);
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "philox4x32.hpp"
+#include "stream.hpp"
 
 namespace reparam {
 
@@ -21,10 +22,8 @@ struct NumpyBitgen {
   std::uint64_t (*next_raw)(void* st);
 };
 
-struct Reservation {
-  StreamKey sk;
-  std::uint64_t start;  // in the caller's unit: words, or 64-bit slots when aligned
-};
+// A reserved range starts here (start in the caller's unit: words, or 64-bit slots).
+using Reservation = StreamPosition;
 
 class PhiloxState {
  public:

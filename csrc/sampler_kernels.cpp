@@ -17,6 +17,7 @@
 
 #include "kernel_table.hpp"
 #include "philox4x32.hpp"
+#include "stream.hpp"
 #include "transform_constants.hpp"
 
 // Before Visual Studio 2022, MSVC's /fp:precise contracts a*b+c into an FMA when the
@@ -81,15 +82,20 @@ using Groups = std::integral_constant<int, N>;
 // [start, start + n): G = Wide while whole runs fit, else 1. Partial groups at either
 // end go through a small buffer; values depend only on their position, never on where
 // a group starts.
+// The unit of a position (stream.hpp) of values taking PerBlock per block: 4 words or 2 slots.
+template <int PerBlock>
+constexpr int kUnitOf = PerBlock == 2 ? 2 : 1;
+
 template <int PerBlock, int Wide, class T, class Compute>
 void fill_positions(const StreamKey& sk, std::uint64_t start, std::size_t n, T* out, Compute compute) {
   constexpr std::size_t kGroup = PerBlock * kLanes32;
-  std::uint64_t block = start / PerBlock;
-  std::size_t skip = std::size_t(start % PerBlock);
+  const StreamPosition first = stream_at(sk, start, 0, kUnitOf<PerBlock>);  // start may be near 2**64
+  std::uint64_t block = 0;  // blocks from first.sk.ctr (< n: no wrap)
+  std::size_t skip = std::size_t(first.start);
   std::size_t done = 0;
   alignas(64) T buffer[kGroup];
   while (done < n) {
-    const Counter128 c = counter_add(sk.ctr, block);
+    const Counter128 c = counter_add(first.sk.ctr, block);
     if constexpr (Wide > 1) {
       if (skip == 0 && n - done >= Wide * kGroup) {
         compute(Groups<Wide>{}, c, out + done);
@@ -117,8 +123,11 @@ void fill_positions(const StreamKey& sk, std::uint64_t start, std::size_t n, T* 
 // by streaming stores (the vector layer's stream_lines); the parts of a line at either
 // end take ordinary stores. The values are those of fill_positions, bit for bit.
 template <int PerBlock, int Wide, class T, class Compute>
-void fill_positions_streaming(const StreamKey& sk, std::uint64_t start, std::size_t n, T* out,
+void fill_positions_streaming(const StreamKey& sk0, std::uint64_t start0, std::size_t n, T* out,
                               Compute compute) {
+  const StreamPosition first = stream_at(sk0, start0, 0, kUnitOf<PerBlock>);  // no 64-bit sum below wraps
+  const StreamKey& sk = first.sk;
+  const std::uint64_t start = first.start;
   constexpr std::size_t kRun = std::size_t(Wide) * PerBlock * kLanes32;  // values per compute
   constexpr std::size_t kRuns = kRun * sizeof(T) >= 2048 ? 2 : 4096 / (kRun * sizeof(T));
   const std::size_t head = std::min<std::size_t>(n, (PerBlock - start % PerBlock) % PerBlock);
