@@ -192,6 +192,12 @@ class Noise:
     def __hash__(self) -> int:
         return hash(tuple(getattr(self, k) for k in self.__slots__))
 
+    def __reduce__(self) -> tuple[type[Noise], tuple[int, int, int, tuple[int, ...], str, bool]]:
+        # The constructor's arguments, the dtype by name: every pickle protocol (0 and 1
+        # refuse a __slots__ class without this), and the loaded handle checked again and
+        # holding NumPy's own dtype instance, which the core checks for.
+        return (Noise, (self.key, self.counter, self.start, self.shape, self.dtype.name, self.antithetic))
+
 
 class _NormalDescription:
     """The descriptive properties shared by reparam.Normal and reparam.dask.Normal."""
