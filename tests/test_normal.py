@@ -474,6 +474,27 @@ def test_noise_pickles_with_every_protocol(protocol: int, dtype: Any) -> None:
         assert_same_bits(np.asarray(back), np.asarray(n))
 
 
+def test_noise_lives_in_a_leaf_module() -> None:
+    """Noise is defined in reparam._stream, which imports only _core, NumPy and the
+    standard library (so every layer can use it without an import circle), and is the
+    same class under reparam and reparam._normal."""
+    import ast
+    import sys
+
+    from reparam import _normal, _stream
+
+    assert reparam.Noise is _stream.Noise is _normal.Noise
+    with open(_stream.__file__, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported |= {a.name for a in node.names} if node.level else {(node.module or "").split(".")[0]}
+    assert imported - {"__future__"} <= {"_core", "numpy"} | set(sys.stdlib_module_names), imported
+
+
 def test_noise_is_independent_of_later_draws() -> None:
     q = Normal(np.zeros(4, np.float32), logstd=np.zeros(4, np.float32))
     a = reparam.default_rng(SEED)

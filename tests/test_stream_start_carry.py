@@ -122,7 +122,7 @@ def test_gradients_from_a_noise_near_2_64(dtype: Any, antithetic: bool, stats: b
     far = renamed(noise, near_top(dtype, noise.start))
     rng = np.random.default_rng(15_60)
     grad_z = rng.standard_normal(z.shape).astype(dtype)
-    f = rng.standard_normal(z.shape[:1] + (1,)).astype(dtype) * np.ones(z.shape, dtype)
+    f = rng.standard_normal((z.shape[0], 1)).astype(dtype) * np.ones(z.shape, dtype)
 
     def grads(nz: Any) -> list[Any]:
         out = [q.pathwise_grad(grad_z, nz, return_stats=stats),

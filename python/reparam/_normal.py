@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import operator
 import sys
 from typing import Any
 
@@ -13,12 +11,12 @@ import numpy.typing as npt
 from . import _core
 from ._generator import Generator, default_rng
 from ._philox import _normalize_size
+from ._stream import Noise
 
 __all__ = ["Noise", "Normal", "reparameterize"]
 
 PARAMS = ("scale", "var", "logvar", "logstd", "softplus")
 _KIND = {name: i for i, name in enumerate(PARAMS)}
-_MASK64 = (1 << 64) - 1
 
 Array = npt.NDArray[Any]
 
@@ -47,16 +45,6 @@ def _is_dask(x: Any) -> bool:
     """True for a dask.array.Array (without importing Dask when it is not loaded)."""
     da = sys.modules.get("dask.array")
     return da is not None and isinstance(x, da.Array)
-
-
-def _checked_int(value: Any, name: str, bits: int) -> int:
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"Noise {name} must be an integer, got {type(value).__name__}") from None
-    if not 0 <= v < (1 << bits):
-        raise ValueError(f"Noise {name} must be in [0, 2**{bits}), got {v}")
-    return v
 
 
 def _check_bool(value: Any, name: str) -> None:
@@ -118,85 +106,6 @@ def _read_only(a: Array) -> Array:
 def _usable(a: Array, shape: tuple[int, ...], dtype: np.dtype[Any]) -> bool:
     """Whether the kernels can read `a` in place as a batch array."""
     return bool(a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned)
-
-
-class Noise:
-    """Noise(key, counter, start, shape, dtype, antithetic)
-
-    A handle to the exact standard normal noise of one `Normal.rsample` call: the
-    stream key, the counter of the block it started in, the start position, the
-    sample shape, dtype and antithetic flag. A few bytes; ``np.asarray(noise)``
-    regenerates the values bit for bit.
-    """
-
-    __slots__ = ("antithetic", "counter", "dtype", "key", "shape", "start")
-
-    def __init__(self, key: int, counter: int, start: int, shape: tuple[int, ...],
-                 dtype: Any, antithetic: bool) -> None:
-        self.key = _checked_int(key, "key", 64)
-        self.counter = _checked_int(counter, "counter", 128)
-        self.start = _checked_int(start, "start", 64)
-        try:
-            self.shape = tuple(operator.index(d) for d in shape)
-        except TypeError:
-            raise TypeError(f"Noise shape must be a tuple of ints, got {shape!r}") from None
-        if any(d < 0 for d in self.shape):
-            raise ValueError(f"Noise shape must not have negative dimensions, got {self.shape}")
-        if math.prod(self.shape) > np.iinfo(np.intp).max // 8:
-            raise ValueError(f"Noise shape {self.shape} is too big")
-        try:
-            self.dtype = np.dtype(dtype)
-        except TypeError as exc:
-            raise TypeError(f"Noise dtype must be float32 or float64 ({exc})") from None
-        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)) or not self.dtype.isnative:
-            raise TypeError(f"Noise dtype must be float32 or float64, got {self.dtype}")
-        self.antithetic = bool(antithetic)
-        if self.antithetic and (not self.shape or self.shape[0] % 2):
-            raise ValueError(f"antithetic Noise needs an even first dimension, got shape {self.shape}")
-
-    @classmethod
-    def _from_core(cls, pos: tuple[int, int, int, int], shape: tuple[int, ...], dtype: np.dtype[Any],
-                   antithetic: bool) -> Noise:
-        """The handle of a position the core returned for a sample it checked (no checks again)."""
-        self = cls.__new__(cls)
-        key, lo, hi, start = pos
-        self.key, self.counter, self.start = key, (hi << 64) | lo, start
-        self.shape, self.dtype, self.antithetic = shape, dtype, antithetic
-        return self
-
-    @property
-    def size(self) -> int:
-        """Number of noise values (the product of `shape`)."""
-        return math.prod(self.shape)
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Array:
-        n = self.size
-        drawn = n // 2 if self.antithetic else n
-        half = np.empty(drawn, self.dtype)
-        _core.stream_fill("normal", self.key, self.counter & _MASK64, self.counter >> 64,
-                          self.start, half)
-        eps = np.concatenate([half, -half]) if self.antithetic else half
-        eps = eps.reshape(self.shape)
-        return eps if dtype is None else eps.astype(dtype, copy=False)
-
-    def __repr__(self) -> str:
-        return (f"Noise(shape={self.shape}, dtype={self.dtype.name}, "
-                f"antithetic={self.antithetic}, key={self.key:#x}, "
-                f"counter={self.counter:#x}, start={self.start})")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Noise):
-            return NotImplemented
-        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
-
-    def __hash__(self) -> int:
-        return hash(tuple(getattr(self, k) for k in self.__slots__))
-
-    def __reduce__(self) -> tuple[type[Noise], tuple[int, int, int, tuple[int, ...], str, bool]]:
-        # The constructor's arguments, the dtype by name: every pickle protocol (0 and 1
-        # refuse a __slots__ class without this), and the loaded handle checked again and
-        # holding NumPy's own dtype instance, which the core checks for.
-        return (Noise, (self.key, self.counter, self.start, self.shape, self.dtype.name, self.antithetic))
 
 
 class _NormalDescription:
