@@ -282,7 +282,7 @@ def test_argument_errors_name_the_argument() -> None:
     for number in (np.float32(1.0), np.float64(1.0), np.int64(1), 1):
         assert torch.equal(rt.rsample(loc, number, generator=0), ref)
     for flag in (True, np.True_):
-        with pytest.raises(TypeError, match="param must be a torch.Tensor or a real number"):
+        with pytest.raises(TypeError, match=r"param must be a torch\.Tensor or a real number"):
             rt.rsample(loc, flag, generator=0)
 
 

@@ -98,7 +98,7 @@ def _frozen(a: Array, dtype: np.dtype[Any]) -> Array:
 
 
 def _read_only(a: Array) -> Array:
-    v = a.view()
+    v: Array = a.view()
     v.setflags(write=False)
     return v
 
