@@ -30,6 +30,18 @@ inline Counter128 counter_add(Counter128 c, std::uint64_t delta) {
                      std::uint32_t(hi >> 32)}};
 }
 
+// c + delta for a 128-bit delta (the counter wraps at 2**128).
+inline Counter128 counter_add(Counter128 c, Counter128 delta) {
+  Counter128 r{};
+  std::uint64_t carry = 0;
+  for (int i = 0; i < 4; ++i) {
+    const std::uint64_t t = std::uint64_t(c.w[i]) + delta.w[i] + carry;
+    r.w[i] = std::uint32_t(t);
+    carry = t >> 32;
+  }
+  return r;
+}
+
 // The stream a kernel reads: word p of it is word (p mod 4) of philox(ctr + p / 4, key).
 struct StreamKey {
   std::uint32_t key[2];

@@ -47,6 +47,15 @@ Reservation PhiloxState::reserve(std::uint64_t n, int unit) {
   return r;
 }
 
+void PhiloxState::advance(Counter128 blocks, std::uint32_t words) {
+  word_ += words & 3u;
+  ctr_ = counter_add(ctr_, blocks);
+  if (word_ >= 4) {
+    word_ -= 4;
+    ctr_ = counter_add(ctr_, 1);
+  }
+}
+
 std::uint32_t PhiloxState::next_word() {
   if (!cache_valid_ || !same(cache_ctr_, ctr_)) {
     cache_ = philox4x32<10>(ctr_, key_);

@@ -41,6 +41,17 @@ class PhiloxState {
   std::uint32_t word() const { return word_; }
   void set(std::uint64_t key, Counter128 next_block, std::uint32_t word);
 
+  // Moves the next word `blocks` blocks and `words` words (< 4) ahead, as drawing that
+  // many words would (caller holds mutex()).
+  void advance(Counter128 blocks, std::uint32_t words);
+
+  // NumPy's and randomgen's state dict names the counter of the block before the next
+  // one: next_block = counter + 1 (mod 2**128). The one place that knows it.
+  static Counter128 next_block_of(Counter128 counter) { return counter_add(counter, 1); }
+  static Counter128 counter_of(Counter128 next_block) {
+    return counter_add(next_block, Counter128{{~0u, ~0u, ~0u, ~0u}});  // - 1 mod 2**128
+  }
+
   NumpyBitgen* bitgen() { return &bitgen_; }
 
   // One word at a time, for the NumPy interface (caller holds mutex()).

@@ -9,6 +9,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   reparam::bindings::register_runtime(m);
   reparam::bindings::register_philox(m);
   reparam::bindings::register_sampling(m);
+  reparam::bindings::register_stream(m);
   reparam::bindings::register_fast_calls(m);
   reparam::bindings::register_normal(m);
   reparam::bindings::register_gradients(m);

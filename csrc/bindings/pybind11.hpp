@@ -25,6 +25,7 @@ void register_sampling(py::module_& m);
 void register_runtime(py::module_& m);
 void register_normal(py::module_& m);
 void register_gradients(py::module_& m);
+void register_stream(py::module_& m);
 void register_fast_calls(py::module_& m);
 
 }  // namespace reparam::bindings

@@ -12,6 +12,7 @@
 
 #include "../dispatch.hpp"
 #include "../thread_pool.hpp"
+#include "stream_pos.hpp"
 
 namespace reparam::bindings {
 namespace {
@@ -45,7 +46,13 @@ struct NoiseSource {
 template <class T>
 NoiseSource<T> noise_source(const py::object& noise, std::size_t size) {
   NoiseSource<T> src;
-  if (py::isinstance<py::tuple>(noise)) {
+  if (py::isinstance<py::tuple>(noise) && py::len(noise) == 2) {  // (StreamPos, mirror)
+    const auto t = noise.cast<py::tuple>();
+    const auto& p = t[0].cast<const PyStreamPos&>();
+    src.sk = p.pos.sk;
+    src.start = p.pos.start;
+    src.mirror = t[1].cast<std::size_t>();
+  } else if (py::isinstance<py::tuple>(noise)) {
     const auto t = noise.cast<py::tuple>();
     const auto key = t[0].cast<std::uint64_t>();
     const auto lo = t[1].cast<std::uint64_t>(), hi = t[2].cast<std::uint64_t>();

@@ -11,6 +11,7 @@
 #include "../thread_pool.hpp"
 #include "fill.hpp"
 #include "stream_lock.hpp"
+#include "stream_pos.hpp"
 
 namespace reparam::bindings {
 namespace {
@@ -30,7 +31,7 @@ T* contiguous_data(py::array& a, const char* what, bool writable) {
 }
 
 template <class T>
-py::tuple affine(PhiloxState& state, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out,
+py::object affine(PhiloxState& state, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out,
                  const py::object& streaming_opt) {
   if (kind < 0 || kind > 4) throw py::value_error("kind must be in [0, 4], got " + std::to_string(kind));
   const T* l = contiguous_data<T>(loc, "loc", false);
@@ -84,10 +85,7 @@ py::tuple affine(PhiloxState& state, py::array& loc, py::array& param, int kind,
       parallel_for(tasks, task);
     }
   }
-  const Counter128& c = r.sk.ctr;
-  const std::uint64_t key = (std::uint64_t(r.sk.key[1]) << 32) | r.sk.key[0];
-  return py::make_tuple(key, (std::uint64_t(c.w[1]) << 32) | c.w[0], (std::uint64_t(c.w[3]) << 32) | c.w[2],
-                        r.start);
+  return py::cast(PyStreamPos{r, sizeof(T) == 8 ? 2 : 1});  // where the noise starts
 }
 
 template <class T>

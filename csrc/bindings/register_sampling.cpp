@@ -11,6 +11,7 @@
 #include "../philox_state.hpp"
 #include "../thread_pool.hpp"
 #include "fill.hpp"
+#include "stream_pos.hpp"
 
 namespace reparam::bindings {
 namespace {
@@ -51,17 +52,30 @@ void fill(PhiloxState& state, py::array& out, Kind kind) {
 
 // Values at explicit positions of a stream, with no state: for tests and for chunked
 // (Dask) generation. start counts words (float32, raw) or 64-bit slots (float64) from
-// the block with counter (ctr_lo, ctr_hi).
+// the block with counter (ctr_lo, ctr_hi); offset values later than that.
 void stream_fill(const std::string& kind, std::uint64_t key, std::uint64_t ctr_lo, std::uint64_t ctr_hi,
-                 std::uint64_t start, py::array& out) {
-  Reservation r;
-  r.sk = StreamKey{{std::uint32_t(key), std::uint32_t(key >> 32)},
-                   Counter128{{std::uint32_t(ctr_lo), std::uint32_t(ctr_lo >> 32), std::uint32_t(ctr_hi),
-                               std::uint32_t(ctr_hi >> 32)}}};
-  r.start = start;
+                 std::uint64_t start, py::array& out, std::uint64_t offset) {
+  const StreamKey base{{std::uint32_t(key), std::uint32_t(key >> 32)}, counter_from_words(ctr_lo, ctr_hi)};
+  const int unit = has_dtype<double>(out) ? 2 : 1;
+  fill_at(kind, stream_at(base, start, offset, unit), out);
+}
+
+}  // namespace
+
+void register_sampling(py::module_& m) {
+  m.def("fill_normal", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Normal); }, py::arg("state"),
+        py::arg("out"));
+  m.def("fill_uniform", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Uniform); }, py::arg("state"),
+        py::arg("out"));
+  m.def("fill_raw", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Raw); }, py::arg("state"),
+        py::arg("out"));
+  m.def("stream_fill", &stream_fill, py::arg("kind"), py::arg("key"), py::arg("ctr_lo"), py::arg("ctr_hi"),
+        py::arg("start"), py::arg("out"), py::arg("offset") = 0);
+}
+
+void fill_at(const std::string& kind, const StreamPosition& r, py::array& out) {
   const KernelTable& k = active_kernels();
   const std::size_t n = std::size_t(out.size());
-  const py::dtype dt = out.dtype();
   if (kind == "raw") {
     run_fill(r, n, static_cast<std::uint32_t*>(checked_buffer<std::uint32_t>(out, "out")),
              k.fill_raw);
@@ -77,19 +91,6 @@ void stream_fill(const std::string& kind, std::uint64_t key, std::uint64_t ctr_l
   } else {
     throw py::value_error("kind must be 'normal', 'uniform' or 'raw', got '" + kind + "'");
   }
-}
-
-}  // namespace
-
-void register_sampling(py::module_& m) {
-  m.def("fill_normal", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Normal); }, py::arg("state"),
-        py::arg("out"));
-  m.def("fill_uniform", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Uniform); }, py::arg("state"),
-        py::arg("out"));
-  m.def("fill_raw", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Raw); }, py::arg("state"),
-        py::arg("out"));
-  m.def("stream_fill", &stream_fill, py::arg("kind"), py::arg("key"), py::arg("ctr_lo"), py::arg("ctr_hi"),
-        py::arg("start"), py::arg("out"));
 }
 
 }  // namespace reparam::bindings

@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["estimate_grad", "pathwise_grad", "score_grad"]
 
 Array = npt.NDArray[Any]
-_MASK64 = (1 << 64) - 1
-_MASK128 = (1 << 128) - 1
 
 
 def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
@@ -58,9 +56,8 @@ def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _handle_source(noise: Noise) -> Any:
-    """The kernels' noise argument for a Noise handle (its stream position and mirror)."""
-    mirror = noise.size // 2 if noise.antithetic else 0
-    return (noise.key, noise.counter & _MASK64, noise.counter >> 64, noise.start, mirror)
+    """The kernels' noise argument for a Noise handle: (its stream position, mirror)."""
+    return (noise._pos, noise.size // 2 if noise.antithetic else 0)
 
 
 def _real_array(x: Any, name: str) -> Array:
@@ -154,18 +151,13 @@ def _eps_rows(src: Any, dtype: np.dtype[Any], rows: int, batch: int, r0: int, r1
     if isinstance(src, np.ndarray):
         eps: Array = src.reshape(rows, batch)[r0:r1]
         return eps
-    key, lo, hi, start, mirror = src
+    pos, mirror = src
     out = np.empty((r1 - r0, batch), dtype)
     half = mirror // batch if mirror else rows
-    unit = dtype.itemsize // 4  # 32-bit words per value
-    ctr = (hi << 64) | lo
 
     def fill(first: int, dst: Array) -> None:
         if dst.size:
-            words = (start + first * batch) * unit
-            block = (ctr + words // 4) & _MASK128
-            _core.stream_fill("normal", key, block & _MASK64, block >> 64, (words % 4) // unit,
-                              dst.reshape(-1))
+            pos.at(first * batch).fill("normal", dst.reshape(-1))
 
     mid = min(max(half, r0), r1)  # rows r0..mid are eps, mid..r1 are -eps
     fill(r0, out[: mid - r0])

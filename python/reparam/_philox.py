@@ -13,8 +13,6 @@ from . import _core
 
 __all__ = ["Philox"]
 
-_MASK64 = (1 << 64) - 1
-_MASK128 = (1 << 128) - 1
 
 
 def _as_int(value: Any, name: str, bits: int) -> int:
@@ -103,8 +101,8 @@ class Philox:
             self._seed_seq = None
             key_int = _as_int(key, "key", 64)
         ctr = 0 if counter is None else _as_int(counter, "counter", 128)
-        nxt = (ctr + 1) & _MASK128
-        self._state = _core.PhiloxState(key_int, nxt & _MASK64, nxt >> 64, 0)
+        self._state = _core.PhiloxState(key_int, 0, 0, 0)
+        _core.philox_set_state(self._state, key_int, ctr, 0)
         self.lock = self._state.make_lock()
         self._capsule = self._state.capsule()
 
@@ -128,11 +126,10 @@ class Philox:
         "buffer_pos": b}``: the next word is word ``b`` (0 to 3) of block
         ``counter + 1``, as in randomgen.
         """
-        key, lo, hi, word = self._state.get()
-        nxt = (hi << 64) | lo
+        key, counter, word = _core.philox_get_state(self._state)
         return {
             "bit_generator": "Philox",
-            "state": {"key": key, "counter": (nxt - 1) & _MASK128},
+            "state": {"key": key, "counter": counter},
             "buffer_pos": word,
         }
 
@@ -154,12 +151,7 @@ class Philox:
             word = _as_int(value.get("buffer_pos", 0), "state['buffer_pos']", 2)
         except KeyError as exc:
             raise ValueError(f"state is missing the entry {exc}") from None
-        nxt = (ctr + 1) & _MASK128
-        self._state.set(key, nxt & _MASK64, nxt >> 64, word)
-
-    def _position(self) -> tuple[int, int, int]:
-        key, lo, hi, word = self._state.get()
-        return key, (hi << 64) | lo, word
+        _core.philox_set_state(self._state, key, ctr, word)
 
     def advance(self, delta: int) -> Philox:
         """advance(delta)
@@ -169,11 +161,7 @@ class Philox:
         blocks). Returns self.
         """
         d = _as_count(delta, "delta")
-        with self.lock:
-            key, lo, hi, word = self._state.get_unlocked()
-            total = word + d
-            nxt = (((hi << 64) | lo) + total // 4) & _MASK128
-            self._state.set_unlocked(key, nxt & _MASK64, nxt >> 64, total % 4)
+        _core.stream_advance(self._state, d)
         return self
 
     def jumped(self, jumps: int = 1) -> Philox:
@@ -183,9 +171,10 @@ class Philox:
         (``2**66`` words) ahead of this one; this one is not changed.
         """
         j = _as_count(jumps, "jumps")
-        key, nxt, word = self._position()
-        new = Philox(key=key, counter=(nxt - 1 + (j << 64)) & _MASK128)
-        new._state.set(*new._state.get()[:3], word)
+        new = Philox(key=0)
+        new._state = _core.stream_jumped(self._state, j)
+        new.lock = new._state.make_lock()
+        new._capsule = new._state.capsule()
         new._seed_seq = self._seed_seq  # as NumPy's jumped(): children spawn from the same
         return new
 

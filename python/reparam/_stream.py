@@ -15,8 +15,6 @@ from . import _core
 
 __all__ = ["Noise"]
 
-_MASK64 = (1 << 64) - 1
-
 Array = npt.NDArray[Any]
 
 
@@ -39,13 +37,13 @@ class Noise:
     regenerates the values bit for bit.
     """
 
-    __slots__ = ("antithetic", "counter", "dtype", "key", "shape", "start")
+    __slots__ = ("_pos", "antithetic", "dtype", "shape")
 
     def __init__(self, key: int, counter: int, start: int, shape: tuple[int, ...],
                  dtype: Any, antithetic: bool) -> None:
-        self.key = _checked_int(key, "key", 64)
-        self.counter = _checked_int(counter, "counter", 128)
-        self.start = _checked_int(start, "start", 64)
+        key = _checked_int(key, "key", 64)
+        counter = _checked_int(counter, "counter", 128)
+        start = _checked_int(start, "start", 64)
         try:
             self.shape = tuple(operator.index(d) for d in shape)
         except TypeError:
@@ -63,16 +61,32 @@ class Noise:
         self.antithetic = bool(antithetic)
         if self.antithetic and (not self.shape or self.shape[0] % 2):
             raise ValueError(f"antithetic Noise needs an even first dimension, got shape {self.shape}")
+        self._pos = _core.StreamPos(key, counter, start, 2 if self.dtype.itemsize == 8 else 1)
 
     @classmethod
-    def _from_core(cls, pos: tuple[int, int, int, int], shape: tuple[int, ...], dtype: np.dtype[Any],
+    def _from_core(cls, pos: _core.StreamPos, shape: tuple[int, ...], dtype: np.dtype[Any],
                    antithetic: bool) -> Noise:
         """The handle of a position the core returned for a sample it checked (no checks again)."""
         self = cls.__new__(cls)
-        key, lo, hi, start = pos
-        self.key, self.counter, self.start = key, (hi << 64) | lo, start
+        self._pos = pos
         self.shape, self.dtype, self.antithetic = shape, dtype, antithetic
         return self
+
+    @property
+    def key(self) -> int:
+        """The stream's 64-bit key."""
+        return self._pos.key
+
+    @property
+    def counter(self) -> int:
+        """The 128-bit counter of the block the noise starts in."""
+        return self._pos.counter
+
+    @property
+    def start(self) -> int:
+        """Where the noise starts: values (32-bit words for float32, 64-bit slots for
+        float64) past the first word of block `counter`."""
+        return self._pos.start
 
     @property
     def size(self) -> int:
@@ -83,8 +97,7 @@ class Noise:
         n = self.size
         drawn = n // 2 if self.antithetic else n
         half = np.empty(drawn, self.dtype)
-        _core.stream_fill("normal", self.key, self.counter & _MASK64, self.counter >> 64,
-                          self.start, half)
+        self._pos.fill("normal", half)
         eps = np.concatenate([half, -half]) if self.antithetic else half
         eps = eps.reshape(self.shape)
         return eps if dtype is None else eps.astype(dtype, copy=False)
@@ -97,10 +110,13 @@ class Noise:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Noise):
             return NotImplemented
-        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+        return self._fields() == other._fields()
 
     def __hash__(self) -> int:
-        return hash(tuple(getattr(self, k) for k in self.__slots__))
+        return hash(self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self._pos, self.shape, self.dtype, self.antithetic)
 
     def __reduce__(self) -> tuple[type[Noise], tuple[int, int, int, tuple[int, ...], str, bool]]:
         # The constructor's arguments, the dtype by name: every pickle protocol (0 and 1

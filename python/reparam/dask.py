@@ -48,8 +48,6 @@ __all__ = ["Normal", "normal", "pathwise_grad", "rsample", "score_grad", "standa
 Array = npt.NDArray[Any]
 Chunks = tuple[tuple[int, ...], ...]
 
-_MASK64 = (1 << 64) - 1
-_MASK128 = (1 << 128) - 1
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _PARAMS = ("scale", "var", "logvar", "logstd", "softplus")
@@ -63,33 +61,10 @@ _KIND = {
 
 
 # -- stream positions ----------------------------------------------------------------
-@dataclass(frozen=True)
-class _Stream:
-    """Where a draw starts: position 0 is `start` units past the block with counter `ctr`.
-
-    A unit is one 32-bit word (float32) or one 64-bit slot (float64, unit = 2 words).
-    """
-
-    key: int
-    ctr: int
-    start: int
-    unit: int
-
-    def at(self, offset: int) -> tuple[int, int, int]:
-        """(ctr_lo, ctr_hi, start) of position `offset`, start < 4 // unit."""
-        words = (self.start + offset) * self.unit
-        block = (self.ctr + words // 4) & _MASK128
-        return block & _MASK64, block >> 64, (words % 4) // self.unit
-
-    def state(self, offset: int) -> _core.PhiloxState:
-        """A private PhiloxState whose next value is position `offset`."""
-        lo, hi, s = self.at(offset)
-        return _core.PhiloxState(self.key, lo, hi, s * self.unit)
-
-    def noise_tuple(self, offset: int) -> tuple[int, int, int, int, int]:
-        """The noise argument of ``_core.reduce_estimator`` starting at `offset`."""
-        lo, hi, s = self.at(offset)
-        return (self.key, lo, hi, s, 0)
+# Where a draw starts: position 0 is `start` units (32-bit words for float32, 64-bit slots
+# for float64) past the block with counter `counter`; the core's StreamPos maps offsets
+# to positions (`at`), fills from a position and pickles to workers.
+_Stream = _core.StreamPos
 
 
 def _canon(dt: np.dtype[Any]) -> np.dtype[Any]:
@@ -127,18 +102,7 @@ def _reserve(seed: Any, n: int, unit: int) -> _Stream:
         )
     else:
         bg = Philox(seed)
-    st = bg._state
-    with bg.lock:
-        key, lo, hi, word = st.get_unlocked()
-        ctr = (hi << 64) | lo
-        if unit == 2 and n > 0 and word & 1:  # float64 slots start at even words
-            word += 1
-            if word == 4:
-                word, ctr = 0, (ctr + 1) & _MASK128
-        total = word + n * unit
-        nxt = (ctr + total // 4) & _MASK128
-        st.set_unlocked(key, nxt & _MASK64, nxt >> 64, total % 4)
-    return _Stream(key, ctr, word // unit, unit)
+    return _core.stream_reserve(bg._state, n, unit)
 
 
 def _runs(shape: tuple[int, ...], location: Sequence[tuple[int, int]]) -> tuple[int, int, list[int]]:
@@ -183,8 +147,7 @@ def _fill_block(block_info: dict[Any, Any] | None = None, *, kind: str, stream: 
     _, length, offs = _runs(shape, loc)
     rows = out.reshape(-1, length)
     for j, off in enumerate(offs):
-        lo, hi, s = stream.at(off)
-        _core.stream_fill(kind, stream.key, lo, hi, s, rows[j])
+        stream.at(off).fill(kind, rows[j])
     return out
 
 
@@ -465,10 +428,10 @@ def _affine_run(spec: _AffineSpec, loc: Array, par: Array, off: int, out: Array)
     if m and off >= m:
         # the kernel's antithetic second half: loc - sigma * eps(off - m), bit for bit
         tmp = np.empty((2 * out.shape[0], width), out.dtype)
-        _core.affine_normal(spec.stream.state(off - m), loc, par, spec.kind, True, tmp)
+        _core.affine_normal(spec.stream.at(off - m).state(), loc, par, spec.kind, True, tmp)
         out[...] = tmp[out.shape[0]:]
         return
-    _core.affine_normal(spec.stream.state(off), loc, par, spec.kind, False, out)
+    _core.affine_normal(spec.stream.at(off).state(), loc, par, spec.kind, False, out)
 
 
 def _rsample_block(loc_blk: Array, par_blk: Array, block_info: dict[Any, Any] | None = None, *,
@@ -549,7 +512,7 @@ def rsample(q: Normal | _MemNormal, size: int | tuple[int, ...] | None = None, *
     z: da.Array = da.map_blocks(_rsample_block, loc_b, par_b, dtype=dt, chunks=chunks_n,
                                 meta=np.empty((0,) * len(shape), dt), name=name, spec=spec)
     if return_noise:
-        return z, Noise(stream.key, stream.ctr, stream.start, shape, dt, antithetic)
+        return z, Noise._from_core(stream, shape, dt, antithetic)
     return z
 
 
@@ -594,7 +557,7 @@ def _reduce_block(*blocks: Array, block_info: dict[Any, Any] | None = None, spec
                 pieces = [(off, xr[j][:r]), (m, xr[j][r:])]
             for p, xp in pieces:
                 neg = bool(m) and p >= m
-                sums = _core.reduce_estimator(spec.score, spec.stats, stream.noise_tuple(p - m if neg else p), xp,
+                sums = _core.reduce_estimator(spec.score, spec.stats, (stream.at(p - m if neg else p), 0), xp,
                                               xp.shape[0], batch, wcols, 1)
                 if neg:  # -eps: the sums of x*eps change sign (pathwise y, score x)
                     sums[0 if spec.score else 2] *= -1.0
@@ -605,8 +568,7 @@ def _reduce_block(*blocks: Array, block_info: dict[Any, Any] | None = None, spec
     er = eps.reshape(-1, length)
     for j, off in enumerate(offs):
         neg = bool(m) and off >= m
-        lo, hi, s = stream.at(off - m if neg else off)
-        _core.stream_fill("normal", stream.key, lo, hi, s, er[j])
+        stream.at(off - m if neg else off).fill("normal", er[j])
         if neg:
             np.negative(er[j], out=er[j])
     acc[...] = _core.reduce_estimator(spec.score, spec.stats, eps.reshape(rows, batch), xg, rows, batch, wcols, 1)
@@ -628,8 +590,7 @@ def _block_eps(stream: _Stream, mirror: int, shape: tuple[int, ...], location: l
         for a, b in ((0, cut), (cut, length)) if cut else ((0, length),):
             p = off + a
             neg = bool(mirror) and p >= mirror
-            lo, hi, s = stream.at(p - mirror if neg else p)
-            _core.stream_fill("normal", stream.key, lo, hi, s, er[j, a:b])
+            stream.at(p - mirror if neg else p).fill("normal", er[j, a:b])
             if neg:
                 np.negative(er[j, a:b], out=er[j, a:b])
     return eps
@@ -736,7 +697,7 @@ def _noise_spec(dist: _Dist, noise: Any, shape: tuple[int, ...]) -> tuple[_Strea
             raise ValueError(f"noise has shape {noise.shape} but the samples have shape {shape}")
         if noise.dtype != dist.dtype:
             raise ValueError(f"noise has dtype {noise.dtype} but the distribution has dtype {dist.dtype}")
-        stream = _Stream(noise.key, noise.counter, noise.start, _unit(noise.dtype))
+        stream = noise._pos
         return stream, (noise.size // 2 if noise.antithetic else 0), None
     eps = _as_dask(noise, "noise")
     if tuple(eps.shape) != shape:
