@@ -6,11 +6,10 @@
 
 // (std headers: included by sampler_kernels.cpp before the target namespace)
 
-// Which raw parameter gives sigma (values match reparam._core.PARAM_*).
-enum ParamKind : int { kScale = 0, kVar = 1, kLogvar = 2, kLogstd = 3, kSoftplus = 4 };
+// ParamKind (which raw parameter gives sigma): params.hpp, included by sampler_kernels.cpp.
 
 // fn(std::integral_constant<int, kind>{}): a parameterization chosen at run time, as the
-// compile-time one the kernels are written for (any other value: softplus).
+// compile-time one the kernels are written for (the bindings admit only ParamKind values).
 template <class Fn>
 REPARAM_INLINE void with_kind(int kind, Fn fn) {
   switch (kind) {

@@ -16,6 +16,7 @@
 #endif
 
 #include "kernel_table.hpp"
+#include "params.hpp"
 #include "philox4x32.hpp"
 #include "stream.hpp"
 #include "transform_constants.hpp"

@@ -12,6 +12,7 @@
 
 #include "../dispatch.hpp"
 #include "../thread_pool.hpp"
+#include "param_kind.hpp"
 #include "stream_pos.hpp"
 
 namespace reparam::bindings {
@@ -283,7 +284,7 @@ void register_gradients(py::module_& m) {
   m.def("pathwise_grad",
         [](const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch, const py::array& param,
            int kind, double scale, const py::array& d_loc, const py::array& d_param) {
-          if (kind < 0 || kind > 4) throw py::value_error("kind must be 0..4, got " + std::to_string(kind));
+          checked_kind(kind);
           if (has_dtype<float>(g)) return pathwise<float>(noise, g, rows, batch, param, kind, scale, d_loc, d_param);
           return pathwise<double>(noise, g, rows, batch, param, kind, scale, d_loc, d_param);
         },
@@ -295,7 +296,7 @@ void register_gradients(py::module_& m) {
   m.def("score_finish",
         [](const py::array& sums, const py::array& param, int kind, double scale, const py::array& d_loc,
            const py::array& d_param) {
-          if (kind < 0 || kind > 4) throw py::value_error("kind must be 0..4, got " + std::to_string(kind));
+          checked_kind(kind);
           if (has_dtype<float>(param)) return score_finish<float>(sums, param, kind, scale, d_loc, d_param);
           return score_finish<double>(sums, param, kind, scale, d_loc, d_param);
         },
@@ -304,7 +305,7 @@ void register_gradients(py::module_& m) {
         "d_param = (sums[2] / sigma) * (dsigma/dparam * scale), in float64, rounded to the dtype of param.");
   m.def("dsigma",
         [](const py::array& param, int kind, const py::array& out) {
-          if (kind < 0 || kind > 4) throw py::value_error("kind must be 0..4, got " + std::to_string(kind));
+          checked_kind(kind);
           if (has_dtype<float>(param)) return dsigma<float>(param, kind, out);
           return dsigma<double>(param, kind, out);
         },

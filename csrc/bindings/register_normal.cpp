@@ -11,6 +11,7 @@
 #include "../thread_pool.hpp"
 #include "fill.hpp"
 #include "stream_lock.hpp"
+#include "param_kind.hpp"
 #include "stream_pos.hpp"
 
 namespace reparam::bindings {
@@ -33,7 +34,7 @@ T* contiguous_data(py::array& a, const char* what, bool writable) {
 template <class T>
 py::object affine(PhiloxState& state, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out,
                  const py::object& streaming_opt) {
-  if (kind < 0 || kind > 4) throw py::value_error("kind must be in [0, 4], got " + std::to_string(kind));
+  checked_kind(kind);
   const T* l = contiguous_data<T>(loc, "loc", false);
   const T* p = contiguous_data<T>(param, "param", false);
   T* o = contiguous_data<T>(out, "out", true);
@@ -90,6 +91,7 @@ py::object affine(PhiloxState& state, py::array& loc, py::array& param, int kind
 
 template <class T>
 void sigma(py::array& param, int kind, py::array& out) {
+  checked_kind(kind);
   const T* p = contiguous_data<T>(param, "param", false);
   T* o = contiguous_data<T>(out, "out", true);
   if (param.size() != out.size()) throw py::value_error("param and out must have the same size");
@@ -103,6 +105,8 @@ void sigma(py::array& param, int kind, py::array& out) {
 py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, py::object x, py::object other_param,
                       int other_kind, bool grad) {
   if (form < 0 || form > 3) throw py::value_error("form must be in [0, 3], got " + std::to_string(form));
+  checked_kind(kind);
+  checked_kind(other_kind, "other_kind");
   const std::size_t n = std::size_t(loc.size());
   auto input = [n](py::array& a, const char* what) {
     if (std::size_t(a.size()) != n) throw py::value_error(std::string(what) + " must have the size of loc");
@@ -140,11 +144,14 @@ void register_normal(py::module_& m) {
   m.def("closed_form", &closed_form, py::arg("form"), py::arg("kind"), py::arg("loc"), py::arg("param"),
         py::arg("x"), py::arg("other_param"), py::arg("other_kind"), py::arg("grad"),
         "Elementwise log_prob (0), entropy (1), kl (2), kl_standard_normal (3) and gradients, in float64.");
-  m.attr("PARAM_SCALE") = 0;
-  m.attr("PARAM_VAR") = 1;
-  m.attr("PARAM_LOGVAR") = 2;
-  m.attr("PARAM_LOGSTD") = 3;
-  m.attr("PARAM_SOFTPLUS") = 4;
+  py::tuple names(kParamCount);
+  for (int i = 0; i < kParamCount; ++i) names[i] = py::str(kParamNames[i]);
+  m.attr("PARAM_NAMES") = names;  // index = the kind value
+  m.attr("PARAM_SCALE") = int(kScale);
+  m.attr("PARAM_VAR") = int(kVar);
+  m.attr("PARAM_LOGVAR") = int(kLogvar);
+  m.attr("PARAM_LOGSTD") = int(kLogstd);
+  m.attr("PARAM_SOFTPLUS") = int(kSoftplus);
   m.def("affine_normal",
         [](PhiloxState& s, py::array& loc, py::array& param, int kind, bool antithetic, py::array& out,
            const py::object& streaming) {

@@ -10,13 +10,13 @@ import numpy.typing as npt
 
 from . import _core
 from ._generator import Generator, default_rng
+from ._params import KIND as _KIND
+from ._params import param_kind
 from ._philox import _normalize_size
 from ._stream import Noise
 
 __all__ = ["Noise", "Normal", "reparameterize"]
 
-PARAMS = ("scale", "var", "logvar", "logstd", "softplus")
-_KIND = {name: i for i, name in enumerate(PARAMS)}
 
 Array = npt.NDArray[Any]
 
@@ -608,10 +608,6 @@ def reparameterize(loc: Any, value: Any, param: str = "logvar",
     rng, out
         As in `Normal.rsample`.
     """
-    if not isinstance(param, str):
-        raise TypeError(f"param must be a str, one of {', '.join(map(repr, PARAMS))}, got "
-                        f"{type(param).__name__}")
-    if param not in _KIND:
-        raise ValueError(f"param must be one of {', '.join(map(repr, PARAMS))}, got {param!r}")
+    param_kind(param, "param")  # checks the name
     z: Array = Normal(loc, **{param: value}).rsample(size, rng=rng, out=out)
     return z

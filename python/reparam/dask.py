@@ -41,6 +41,7 @@ from ._generator import Generator, _check_scale, _normal_shape
 from ._gradients import _dsigma, _sample_var
 from ._normal import Noise, _check_nonnegative, _float_array, _NormalDescription, _one_param, _result_dtype
 from ._normal import Normal as _MemNormal
+from ._params import KIND as _KIND
 from ._philox import Philox, _normalize_size
 
 __all__ = ["Normal", "normal", "pathwise_grad", "rsample", "score_grad", "standard_normal"]
@@ -50,14 +51,6 @@ Chunks = tuple[tuple[int, ...], ...]
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
-_PARAMS = ("scale", "var", "logvar", "logstd", "softplus")
-_KIND = {
-    "scale": _core.PARAM_SCALE,
-    "var": _core.PARAM_VAR,
-    "logvar": _core.PARAM_LOGVAR,
-    "logstd": _core.PARAM_LOGSTD,
-    "softplus": _core.PARAM_SOFTPLUS,
-}
 
 
 # -- stream positions ----------------------------------------------------------------

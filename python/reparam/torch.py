@@ -23,12 +23,12 @@ import torch as _torch
 from . import _core
 from ._generator import Generator, default_rng
 from ._gradients import _handle_source as _noise_source
-from ._normal import PARAMS, Noise, Normal, _check_nonnegative
+from ._normal import Noise, Normal, _check_nonnegative
+from ._params import PARAMS, param_kind
 from ._philox import Philox, _normalize_size
 
 __all__ = ["rsample"]
 
-_KIND = {name: i for i, name in enumerate(PARAMS)}
 _DTYPES = (_torch.float32, _torch.float64)
 
 
@@ -211,9 +211,7 @@ def rsample(loc: _torch.Tensor, param: Any, *, param_name: str = "logvar",
     Backward also allocates the two batch-sized gradients (in one block), or, when loc
     or param is broadcast, a few batch-sized float64 arrays of sums.
     """
-    kind = _KIND.get(param_name) if isinstance(param_name, str) else None
-    if kind is None:
-        raise ValueError(f"param_name must be one of {', '.join(map(repr, PARAMS))}, got {param_name!r}")
+    kind = param_kind(param_name, "param_name")
     if not isinstance(loc, _torch.Tensor):
         raise TypeError(f"loc must be a torch.Tensor, got {type(loc).__name__}")
     _check_tensor(loc, "loc")
