@@ -15,8 +15,8 @@ except ImportError as exc:  # pragma: no cover - only without a build
         f"needed) rather than importing the source tree. Original error: {exc}"
     ) from exc
 
+from ._estimate import estimate_grad
 from ._generator import Generator, default_rng
-from ._gradients import estimate_grad
 from ._normal import Noise, Normal, reparameterize
 from ._philox import Philox
 from ._runtime import _apply_environment, get_num_threads, set_num_threads, show_config, simd_info

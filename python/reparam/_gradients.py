@@ -20,21 +20,19 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._normal import Noise as _Noise
-from ._normal import _usable
+from ._arrays import _check_bool, _sum_to, _usable
+from ._stream import Noise
 
 if TYPE_CHECKING:
-    from ._normal import Noise, Normal
+    from ._normal import Normal
 
-__all__ = ["estimate_grad", "pathwise_grad", "score_grad"]
+__all__ = ["pathwise_grad", "score_grad"]
 
 Array = npt.NDArray[Any]
 
 
 def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
     """The kernel's noise argument: a stream position tuple, or a checked eps array."""
-    from ._normal import Noise
-
     if isinstance(noise, Noise):
         if noise.shape != shape:
             raise ValueError(
@@ -70,11 +68,6 @@ def _real_array(x: Any, name: str) -> Array:
     return a
 
 
-def _check_bool(value: Any, name: str) -> None:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-
-
 def _sample_shape(q: Normal, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
     nb = len(q.batch_shape)
     if len(shape) < nb or shape[len(shape) - nb:] != q.batch_shape:
@@ -108,7 +101,6 @@ def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array,
     (float64) and returns their variances on the arguments' own shapes (see
     `_spread_variances`).
     """
-    from ._normal import _sum_to
 
     _, par_b = q._batch_arrays()
     chain = _dsigma(q._kind, par_b.reshape(-1))
@@ -336,7 +328,7 @@ def _pathwise_in_place(q: Normal, g: Array, noise: Any, reduce: str) -> dict[str
     if (g.dtype != dt or ns < 0 or g.shape[ns:] != bshape or q._loc_src.shape != bshape
             or not _usable(par, bshape, dt)):
         return None
-    if type(noise) is _Noise:
+    if type(noise) is Noise:
         if noise.shape != g.shape or noise.dtype != dt:
             return None
         src: Any = _handle_source(noise)
@@ -434,8 +426,6 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     """
     _check_reduce(reduce)
     _check_bool(return_stats, "return_stats")
-    from ._normal import Noise
-
     shape = noise.shape if isinstance(noise, Noise) else np.shape(noise)
     sample = _sample_shape(q, tuple(shape), "noise")
     f = _real_array(f_values, "f_values")
@@ -493,72 +483,3 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     with np.errstate(all="ignore"):
         d_loc, d_sigma = sums[0] * inv, sums[2] * inv
     return _finish(q, rows, reduce, d_loc, d_sigma, variances if return_stats else None, spread)
-
-
-def estimate_grad(fn: Callable[[Array], Any], q: Normal, n: int, *, method: str = "pathwise",
-                  baseline: Any = None, antithetic: bool = False, rng: Any = None,
-                  return_stats: bool = False) -> Any:
-    """estimate_grad(fn, q, n, *, method="pathwise", baseline=None, antithetic=False, rng=None, return_stats=False)
-
-    Monte Carlo gradient of ``E_q[f(z)]`` with respect to q's loc and raw parameter.
-
-    Parameters
-    ----------
-    fn : callable
-        ``fn(z)`` with z of shape ``(n,) + q.batch_shape``. For ``method="score"``
-        it returns the values f(z) (shape ``(n,)`` plus a prefix of batch_shape); for
-        ``method="pathwise"`` the pair ``(values, df/dz)``, df/dz shaped like z.
-    q : Normal
-    n : int
-        Number of samples (even when `antithetic`).
-    method : {"pathwise", "score"}
-    baseline : None, number, array, "mean" or "loo"
-        Score function only (see `Normal.score_grad`).
-    antithetic : bool
-        Use eps and -eps pairs.
-    rng : Generator, seed or None
-    return_stats : bool
-        Also return, per element of loc and of the parameter, the sample variance
-        (ddof=1) of the per-sample estimates, each summed down to that argument's shape
-        (see `Normal.pathwise_grad`); it is the variance of one sample's estimate: the
-        returned gradient (a mean over n samples) has about a 1/n of it.
-
-    Returns
-    -------
-    dict
-        ``{"loc": ..., <param_name>: ...}``, shaped like loc and the parameter (and the
-        stats dict, shaped the same, with `return_stats`).
-    """
-    from ._normal import Normal
-
-    # every argument is checked before a sample is drawn (the stream does not move)
-    if not isinstance(q, Normal):
-        raise TypeError(f"q must be a reparam.Normal, got {type(q).__name__}")
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if method not in ("pathwise", "score"):
-        raise ValueError(f"method must be 'pathwise' or 'score', got {method!r}")
-    if method == "pathwise" and baseline is not None:
-        raise ValueError("baseline applies to method='score' only")
-    if isinstance(baseline, str) and baseline not in ("mean", "loo"):
-        raise ValueError(f"baseline must be None, a number, an array, 'mean' or 'loo', got {baseline!r}")
-    if isinstance(baseline, str) and baseline == "loo" and n < 2:
-        raise ValueError("baseline='loo' needs n >= 2 samples")
-    z, noise = q.rsample(n, rng=rng, antithetic=antithetic, return_noise=True)
-    if method == "pathwise":
-        if baseline is not None:
-            raise ValueError("baseline applies to method='score' only")
-        out = fn(z)
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError("for method='pathwise', fn(z) must return (values, df/dz)")
-        return pathwise_grad(q, out[1], noise, return_stats=return_stats)
-    if method == "score":
-        values = fn(z)
-        if isinstance(values, tuple):
-            values = values[0]
-        return score_grad(q, values, noise, baseline=baseline, return_stats=return_stats)
-    raise ValueError(f"method must be 'pathwise' or 'score', got {method!r}")

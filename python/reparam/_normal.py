@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import _core
+from . import _backends, _core, _gradients
+from ._arrays import _check_bool, _frozen, _read_only, _sum_to, _usable
 from ._generator import Generator, default_rng
 from ._params import KIND as _KIND
 from ._params import param_kind
@@ -47,11 +48,6 @@ def _is_dask(x: Any) -> bool:
     return da is not None and isinstance(x, da.Array)
 
 
-def _check_bool(value: Any, name: str) -> None:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-
-
 def _one_param(**params: Any) -> tuple[str, Any]:
     """The one scale parameter given, as (name, value); a ValueError naming the choices else."""
     given = {k: v for k, v in params.items() if v is not None}
@@ -76,36 +72,6 @@ def _first_bad(mask: Array, values: Array) -> str:
     idx = np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape)
     where = idx[0] if len(idx) == 1 else tuple(int(i) for i in idx)
     return f"got {values[idx]!r} at index {where}"
-
-
-def _sum_to(g: Array, shape: tuple[int, ...]) -> Array:
-    """Sum a broadcast gradient back down to `shape`, as autograd does."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    g = g.sum(axis=tuple(range(lead))) if lead > 0 else g
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
-
-
-def _frozen(a: Array, dtype: np.dtype[Any]) -> Array:
-    """A read-only copy of a converted input (a Python number or sequence) in `dtype`."""
-    c = np.array(a, dtype, copy=True)
-    c.setflags(write=False)
-    return c
-
-
-def _read_only(a: Array) -> Array:
-    v: Array = a.view()
-    v.setflags(write=False)
-    return v
-
-
-def _usable(a: Array, shape: tuple[int, ...], dtype: np.dtype[Any]) -> bool:
-    """Whether the kernels can read `a` in place as a batch array."""
-    return bool(a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned)
 
 
 class _NormalDescription:
@@ -186,9 +152,8 @@ class Normal(_NormalDescription):
     def __new__(cls, loc: Any = None, **params: Any) -> Normal:
         # Dask inputs stay lazy: reparam.dask.Normal has the same constructor and methods.
         if cls is Normal and (_is_dask(loc) or any(_is_dask(v) for v in params.values())):
-            from .dask import Normal as DaskNormal
-
-            return DaskNormal(loc, **params)  # type: ignore[return-value]
+            dask_normal: Any = _backends.dask_entry("Normal")
+            return dask_normal(loc, **params)  # type: ignore[no-any-return]
         return super().__new__(cls)
 
     def __init__(self, loc: Any, *, scale: Any = None, var: Any = None, logvar: Any = None,
@@ -365,9 +330,7 @@ class Normal(_NormalDescription):
         if chunks is not None:
             if out is not None:
                 raise ValueError("out cannot be combined with chunks")
-            from .dask import rsample as dask_rsample
-
-            return dask_rsample(self, size, chunks=chunks, rng=rng, antithetic=antithetic,
+            return _backends.dask_entry("rsample")(self, size, chunks=chunks, rng=rng, antithetic=antithetic,
                                 return_noise=return_noise)
         gen = rng if type(rng) is Generator else default_rng(rng)
         sample_shape = () if size is None else _normalize_size(size)
@@ -440,12 +403,9 @@ class Normal(_NormalDescription):
             if fast is not None:
                 return fast
         if _is_dask(grad_z) or _is_dask(noise):  # a Dask reduction (reparam.dask.pathwise_grad)
-            from .dask import pathwise_grad as dask_pathwise_grad
+            return _backends.dask_entry("pathwise_grad")(self, grad_z, noise, reduce=reduce, return_stats=return_stats)
 
-            return dask_pathwise_grad(self, grad_z, noise, reduce=reduce, return_stats=return_stats)
-        from ._gradients import pathwise_grad
-
-        return pathwise_grad(self, grad_z, noise, reduce=reduce, return_stats=return_stats)
+        return _gradients.pathwise_grad(self, grad_z, noise, reduce=reduce, return_stats=return_stats)
 
     def score_grad(self, f_values: Any, noise: Any, *, baseline: Any = None,
                    reduce: str = "mean", return_stats: bool = False) -> Any:
@@ -476,13 +436,10 @@ class Normal(_NormalDescription):
             As in `pathwise_grad` (the variances too).
         """
         if _is_dask(f_values) or _is_dask(noise) or _is_dask(baseline):  # reparam.dask.score_grad
-            from .dask import score_grad as dask_score_grad
-
-            return dask_score_grad(self, f_values, noise, baseline=baseline, reduce=reduce,
+            return _backends.dask_entry("score_grad")(self, f_values, noise, baseline=baseline, reduce=reduce,
                                    return_stats=return_stats)
-        from ._gradients import score_grad
 
-        return score_grad(self, f_values, noise, baseline=baseline, reduce=reduce,
+        return _gradients.score_grad(self, f_values, noise, baseline=baseline, reduce=reduce,
                           return_stats=return_stats)
 
     # -- closed forms (computed in the core, in float64) ---------------------------------
@@ -570,10 +527,6 @@ class Normal(_NormalDescription):
         regularizer.
         """
         return self._closed_form(3, grad)
-
-
-# the estimators build on this module; bound here once it is complete
-from . import _gradients  # noqa: E402
 
 
 def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:

@@ -36,7 +36,7 @@ import numpy.typing as npt
 from dask.array.core import normalize_chunks
 from dask.base import tokenize
 
-from . import _core
+from . import _backends, _core
 from ._generator import Generator, _check_scale, _normal_shape
 from ._gradients import _dsigma, _sample_var
 from ._normal import Noise, _check_nonnegative, _float_array, _NormalDescription, _one_param, _result_dtype
@@ -917,3 +917,4 @@ def score_grad(q: Normal | _MemNormal, f_values: Any, noise: Any, *, baseline: A
     return _finish(dist, sums, rows, reduce, True, return_stats, w_full, noise, ns)
 
 
+_backends.register_dask(Normal=Normal, rsample=rsample, pathwise_grad=pathwise_grad, score_grad=score_grad)
