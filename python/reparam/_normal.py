@@ -11,6 +11,7 @@ import numpy.typing as npt
 from . import _core
 from ._generator import Generator, default_rng
 from ._philox import _normalize_size
+from ._shapes import broadcast_shapes, empty, empty_pair
 from ._stream import Noise
 
 __all__ = ["Noise", "Normal", "reparameterize"]
@@ -201,7 +202,7 @@ class Normal(_NormalDescription):
             self._batch_shape = loc_a.shape
         else:
             try:
-                self._batch_shape = np.broadcast_shapes(loc_a.shape, val_a.shape)
+                self._batch_shape = broadcast_shapes(loc_a.shape, val_a.shape)
             except ValueError:
                 raise ValueError(
                     f"loc and {name} must broadcast together, got shapes {loc_a.shape} and "
@@ -245,10 +246,10 @@ class Normal(_NormalDescription):
         if loc_ok and par_ok:
             return loc, par
         if not (loc_ok or par_ok):
-            both = np.empty((2, *shape), dt)  # one block for the two copies
-            both[0] = loc
-            both[1] = par
-            return both[0, ...], both[1, ...]
+            loc_c, par_c = empty_pair(shape, dt)  # one block for the two copies
+            loc_c[...] = loc
+            par_c[...] = par
+            return loc_c, par_c
         copy = np.empty(shape, dt)
         copy[...] = par if loc_ok else loc
         return (loc, copy) if loc_ok else (copy, par)
@@ -378,7 +379,7 @@ class Normal(_NormalDescription):
                 f"{sample_shape}"
             )
         if out is None:
-            out = np.empty(shape, self._dtype)
+            out = empty(shape, self._dtype, "rsample")
         else:
             _check_out(out, shape, self._dtype)
         loc_b, par_b = self._batch_arrays()
@@ -497,7 +498,7 @@ class Normal(_NormalDescription):
             arrays.append(other._param)
         shape = loc.shape
         if any(a.shape != shape for a in arrays):
-            shape = np.broadcast_shapes(*(a.shape for a in arrays))
+            shape = broadcast_shapes(*(a.shape for a in arrays))
         flat = [a.reshape(-1) if a.shape == shape and a.dtype == np.float64 and a.flags.c_contiguous
                 else np.require(np.broadcast_to(a, shape), np.float64, ("C", "A")).ravel() for a in arrays]
         value, d_loc, d_param = _core.closed_form(
@@ -533,7 +534,7 @@ class Normal(_NormalDescription):
         if z_a.shape == self._batch_shape:
             return self._closed_form(0, grad, x=z_a)
         try:
-            np.broadcast_shapes(z_a.shape, self._batch_shape)
+            broadcast_shapes(z_a.shape, self._batch_shape)
         except ValueError:
             raise ValueError(f"z of shape {z_a.shape} does not broadcast with batch_shape "
                              f"{self._batch_shape}") from None
@@ -556,7 +557,7 @@ class Normal(_NormalDescription):
         if not isinstance(other, Normal):
             raise TypeError(f"other must be a reparam.Normal, got {type(other).__name__}")
         try:
-            shape = np.broadcast_shapes(self._batch_shape, other._batch_shape)
+            shape = broadcast_shapes(self._batch_shape, other._batch_shape)
         except ValueError:
             raise ValueError(f"other has batch_shape {other._batch_shape}, which does not broadcast "
                              f"with {self._batch_shape}") from None

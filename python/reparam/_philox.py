@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._shapes import empty
 
 __all__ = ["Philox"]
 
@@ -215,7 +216,7 @@ class Philox:
             _core.fill_raw(self._state, out)
             return int(out[0]) if output else None
         shape = _normalize_size(size)
-        out = np.empty(shape, np.uint32)
+        out = empty(shape, np.dtype(np.uint32), "random_raw")
         _core.fill_raw(self._state, out)
         return out if output else None
 
