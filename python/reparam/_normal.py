@@ -291,22 +291,25 @@ class Normal(_NormalDescription):
 
     @property
     def var(self) -> Array:
-        """sigma**2."""
+        """sigma**2: inf where it overflows the dtype (without an overflow warning)."""
         if self._name == "var":
             return np.array(self._param, copy=True)
-        if self._name == "logvar":
-            return np.exp(self._param)
-        if self._name == "logstd":
-            v: Array = np.exp(2 * self._param)
-            return v
-        s = self._sigma()
-        sq: Array = s * s
-        return sq
+        with np.errstate(over="ignore"):  # sigma**2 beyond the dtype is inf, as intended
+            if self._name == "logvar":
+                return np.exp(self._param)
+            if self._name == "logstd":
+                v: Array = np.exp(2 * self._param)
+                return v
+            s = self._sigma()
+            sq: Array = s * s
+            return sq
 
     @property
     def logvar(self) -> Array:
-        """log(sigma**2)."""
-        return 2 * self._log_sigma()
+        """log(sigma**2): inf where it overflows the dtype (without an overflow warning)."""
+        with np.errstate(over="ignore"):
+            lv: Array = 2 * self._log_sigma()
+            return lv
 
     @property
     def logstd(self) -> Array:

@@ -225,10 +225,20 @@ class Philox:
         return {"state": self.state, "seed_seq": self._seed_seq}
 
     def __setstate__(self, d: dict[str, Any]) -> None:
-        st = d["state"]
-        self.__init__(key=st["state"]["key"], counter=st["state"]["counter"])  # type: ignore[misc]
-        self.state = st
-        self._seed_seq = d["seed_seq"]
+        # A pickle is input: every entry is checked (by the state setter for the state),
+        # and a tampered one is refused with what was wrong, never a bare KeyError.
+        if not isinstance(d, dict):
+            raise TypeError(f"Philox pickle state must be a dict, got {type(d).__name__}")
+        for entry in ("state", "seed_seq"):
+            if entry not in d:
+                raise ValueError(f"Philox pickle state is missing the entry {entry!r}")
+        seed_seq = d["seed_seq"]
+        if seed_seq is not None and not isinstance(seed_seq, np.random.SeedSequence):
+            raise TypeError("Philox pickle state: seed_seq must be None or a numpy.random.SeedSequence, "
+                            f"got {type(seed_seq).__name__}")
+        self.__init__(key=0)  # type: ignore[misc]
+        self.state = d["state"]
+        self._seed_seq = seed_seq
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore_philox, (self.__getstate__(),))
