@@ -571,7 +571,10 @@ class Normal(_NormalDescription):
         """kl_standard_normal(*, grad=False)
 
         KL(self || N(0, 1)) ``= (sigma**2 + loc**2 - 1) / 2 - log(sigma)``, the VAE
-        regularizer.
+        regularizer. Computed as ``loc**2 / 2 + (sigma**2 - 1 - log(sigma**2)) / 2``
+        with the second term free of cancellation near sigma = 1 (from log(sigma**2)
+        taken accurately from the raw parameter): never negative, and within a few ulps
+        in float64 for every parameterization.
         """
         return self._closed_form(3, grad)
 
