@@ -202,6 +202,26 @@ def test_high_dimensional_gradients(nd: int, par_full: bool) -> None:
             np.testing.assert_array_equal(a["loc"], b["loc"].reshape(full[1:]))
 
 
+@pytest.mark.parametrize("nd", [33, 64])
+@pytest.mark.parametrize("par_full", [False, True])
+def test_high_dimensional_torch_bridge(nd: int, par_full: bool) -> None:
+    torch = pytest.importorskip("torch")
+    import reparam.torch as rt
+
+    full, small = _shapes(nd)
+    grads = []
+    for shape in (full, (2, 2, 2)):
+        loc = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+        par = torch.zeros(shape if par_full else small, dtype=torch.float64, requires_grad=True)
+        z = rt.rsample(loc, par, generator=reparam.Philox(SEED))
+        assert tuple(z.shape) == shape
+        (z * z).sum().backward()
+        assert loc.grad is not None and par.grad is not None
+        grads.append((z.detach().numpy().reshape(-1), loc.grad.numpy().reshape(-1), par.grad.numpy().reshape(-1)))
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 # -- item 11 (a): var and logvar overflow to inf without a warning --------------------------
 
 
