@@ -202,6 +202,19 @@ def test_high_dimensional_gradients(nd: int, par_full: bool) -> None:
             np.testing.assert_array_equal(a["loc"], b["loc"].reshape(full[1:]))
 
 
+def test_more_than_64_dimensions_are_refused_by_name() -> None:
+    """Beyond NumPy's 64: a ValueError naming the argument and the limit, no stream moved."""
+    g = reparam.default_rng(SEED)
+    before = _state(g)
+    for call in (lambda: g.standard_normal((1,) * 65), lambda: g.random((1,) * 65),
+                 lambda: g.normal(0.0, 1.0, (1,) * 65), lambda: g.bit_generator.random_raw((1,) * 65)):
+        with pytest.raises(ValueError, match=r"^size must have at most 64 dimensions, got 65"):
+            call()
+    with pytest.raises(ValueError, match=r"^rsample: an output of 66 dimensions: .*at most 64"):
+        Normal(np.zeros((1,) * 64), scale=1.0).rsample((2, 2), rng=g)
+    _assert_stream_unmoved(g, before)
+
+
 @pytest.mark.parametrize("nd", [33, 64])
 @pytest.mark.parametrize("par_full", [False, True])
 def test_high_dimensional_torch_bridge(nd: int, par_full: bool) -> None:

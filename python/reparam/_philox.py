@@ -258,6 +258,7 @@ def _restore_philox(d: dict[str, Any]) -> Philox:
 
 
 _MAX_DIM = np.iinfo(np.intp).max
+_MAX_NDIM = 64  # NumPy's limit on an array's dimensions (NPY_MAXDIMS)
 
 
 def _normalize_size(size: Any) -> tuple[int, ...]:
@@ -278,6 +279,8 @@ def _normalize_size(size: Any) -> tuple[int, ...]:
             raise TypeError(
                 f"size must be None, an int or a tuple of ints, got {size!r}"
             ) from None
+    if len(dims) > _MAX_NDIM:
+        raise ValueError(f"size must have at most {_MAX_NDIM} dimensions, got {len(dims)}")
     for d in dims:
         if d < 0:
             raise ValueError(f"negative dimensions are not allowed, got size {size!r}")

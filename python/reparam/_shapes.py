@@ -18,6 +18,7 @@ import numpy.typing as npt
 Array = npt.NDArray[Any]
 
 _MAX_BYTES = np.iinfo(np.intp).max
+_MAX_NDIM = 64  # NumPy's limit on an array's dimensions (NPY_MAXDIMS)
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
@@ -62,10 +63,14 @@ def empty(shape: tuple[int, ...], dtype: np.dtype[Any], what: str) -> Array:
     Raises
     ------
     ValueError
-        If no array of that shape and dtype can exist (more bytes than an intp holds).
+        If no array of that shape and dtype can exist (more than 64 dimensions, or more
+        bytes than an intp holds).
     MemoryError
         If the allocation fails.
     """
+    if len(shape) > _MAX_NDIM:
+        raise ValueError(f"{what}: an output of {len(shape)} dimensions: arrays have at most {_MAX_NDIM}, "
+                         f"got shape {shape}")
     n = math.prod(shape)
     nbytes = n * dtype.itemsize
     if nbytes > _MAX_BYTES:
