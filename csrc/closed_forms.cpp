@@ -84,9 +84,9 @@ double half_sigma2(int kind, double p, const Sigma& s) {
 }
 
 // (sigma^2 - 1 - log sigma^2) / 2 >= 0 for u = log sigma^2 and h = sigma^2 / 2, without
-// the cancellation of the terms near sigma = 1: for |u| < 1, (expm1(u) - u) / 2 as
-// u^2 / 2 * sum u^k k! / (k + 2)!, its Taylor series (terms below 2**-60 of the first
-// dropped); else the terms directly (they cancel by at most a factor of 4 there).
+// the cancellation of the terms near sigma = 1: for |u| < 1, (expm1(u) - u) / 2 by its
+// Taylor series u^2 / 2 * sum_j u^j / (j + 2)! (terms below 2**-60 of the first dropped);
+// else the terms directly (they cancel by at most a factor of 4 there).
 double half_excess(double u, double h) {
   if (std::fabs(u) < 1.0) {
     // 1 / k! for k = 2 .. 20

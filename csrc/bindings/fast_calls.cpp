@@ -394,9 +394,10 @@ void register_fast_calls(py::module_& m) {
       py::arg("state"), py::arg("is_single"), py::arg("normalize_size"),
       "(standard_normal(size, dtype), random(size, dtype), normal(loc, scale, size, dtype), "
       "standard_normal_out(out, dtype), random_out(out, dtype)) bound to `state`: Generator's common calls. "
-      "Each returns NotImplemented when there is no memory for its result; normal returns NotImplemented unless loc and scale are finite Python scalars, scale >= +0.0, size is "
-      "None, an int or a tuple of ints, and dtype a known float64/float32 spelling; the _out calls unless out "
-      "is a contiguous, writable, aligned array of that dtype.");
+      "Each returns NotImplemented when there is no memory for its result; normal also unless loc and scale "
+      "are finite Python scalars, scale >= +0.0, size is None, an int or a tuple of ints, and dtype a known "
+      "float64/float32 spelling; the _out calls unless out is a contiguous, writable, aligned array of that "
+      "dtype.");
 }
 
 }  // namespace reparam::bindings

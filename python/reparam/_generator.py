@@ -172,7 +172,9 @@ class Generator:
         # The common calls, compiled and bound to the state (small draws are dominated
         # by call overhead). They defer to _is_single and _normalize_size for every
         # dtype and size spelling they do not read themselves; normal and the _out calls
-        # return NotImplemented for the cases left to the general path below.
+        # return NotImplemented for the cases left to the general path below, and all of
+        # them when they cannot allocate their result (the path below raises reparam's
+        # MemoryError).
         self._standard_normal: Callable[[Any, Any], Any]
         self._random: Callable[[Any, Any], Any]
         self._normal: Callable[[Any, Any, Any, Any], Any]
