@@ -120,7 +120,8 @@ bool fast_shape(PyObject* size, Py_ssize_t int_max, Shape& shape) {
 // Any size: the fast spellings here, the rest through normalize_size. False with a
 // Python error set if the size is refused.
 bool any_shape(const Bound& b, PyObject* size, Shape& shape) {
-  if (fast_shape(size, PY_SSIZE_T_MAX, shape)) return true;
+  // the bound of normalize_size: a larger int gets its error (it names the size)
+  if (fast_shape(size, PY_SSIZE_T_MAX / 8, shape)) return true;
   PyObject* dims = PyObject_CallOneArg(b.normalize_size.ptr(), size);
   if (dims == nullptr) return false;
   if (!PyTuple_Check(dims)) {
@@ -158,12 +159,18 @@ bool fill_values(const Bound& b, T* data, std::size_t n, Kind kind) {
   return guarded([&] { fill_typed(*b.state, data, n, kind); });
 }
 
-// A new C-order array of `shape`, not filled.
+// A new C-order array of `shape`, not filled. Null with a Python error set, or null
+// with no error set when there was no memory for it: the caller then returns
+// NotImplemented, and the Python method allocates again and raises reparam's
+// MemoryError (which names the call and the size) before the stream moves.
 PyObject* new_array(Shape& shape, bool single) {
   auto& api = py::detail::npy_api::get();
   PyObject* descr = single ? g_known.f32_descr : g_known.f64_descr;
   Py_INCREF(descr);  // stolen by PyArray_NewFromDescr
-  return api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, shape.nd(), shape.data(), nullptr, nullptr, 0, nullptr);
+  PyObject* arr =
+      api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, shape.nd(), shape.data(), nullptr, nullptr, 0, nullptr);
+  if (arr == nullptr && PyErr_ExceptionMatches(PyExc_MemoryError)) PyErr_Clear();
+  return arr;
 }
 
 void* array_data(PyObject* arr) { return py::detail::array_proxy(arr)->data; }
@@ -191,7 +198,10 @@ PyObject* draw(PyObject* self, PyObject* const* args, Py_ssize_t nargs, Kind kin
   Shape shape;
   if (!any_shape(*b, size, shape)) return nullptr;
   PyObject* arr = new_array(shape, single != 0);
-  if (arr == nullptr) return nullptr;
+  if (arr == nullptr) {
+    if (PyErr_Occurred()) return nullptr;
+    Py_RETURN_NOTIMPLEMENTED;
+  }
   const std::size_t n = shape.count();
   const bool ok = single ? fill_values(*b, static_cast<float*>(array_data(arr)), n, kind)
                          : fill_values(*b, static_cast<double*>(array_data(arr)), n, kind);
@@ -273,7 +283,10 @@ PyObject* fast_normal(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   // The general path checks every size with _normalize_size: accept only what it accepts.
   if (!fast_shape(size, PY_SSIZE_T_MAX / 8, shape)) Py_RETURN_NOTIMPLEMENTED;
   PyObject* arr = new_array(shape, single != 0);
-  if (arr == nullptr) return nullptr;
+  if (arr == nullptr) {
+    if (PyErr_Occurred()) return nullptr;
+    Py_RETURN_NOTIMPLEMENTED;
+  }
   const std::size_t n = shape.count();
   bool ok;
   if (single) {
@@ -381,9 +394,10 @@ void register_fast_calls(py::module_& m) {
       py::arg("state"), py::arg("is_single"), py::arg("normalize_size"),
       "(standard_normal(size, dtype), random(size, dtype), normal(loc, scale, size, dtype), "
       "standard_normal_out(out, dtype), random_out(out, dtype)) bound to `state`: Generator's common calls. "
-      "normal returns NotImplemented unless loc and scale are finite Python scalars, scale >= +0.0, size is "
-      "None, an int or a tuple of ints, and dtype a known float64/float32 spelling; the _out calls unless out "
-      "is a contiguous, writable, aligned array of that dtype.");
+      "Each returns NotImplemented when there is no memory for its result; normal also unless loc and scale "
+      "are finite Python scalars, scale >= +0.0, size is None, an int or a tuple of ints, and dtype a known "
+      "float64/float32 spelling; the _out calls unless out is a contiguous, writable, aligned array of that "
+      "dtype.");
 }
 
 }  // namespace reparam::bindings

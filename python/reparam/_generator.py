@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _core
 from ._philox import Philox, _normalize_size
+from ._shapes import broadcast_shapes, empty
 
 __all__ = ["Generator", "default_rng"]
 
@@ -99,7 +100,7 @@ def _check_scale(scale: np.ndarray[Any, Any]) -> None:
 def _normal_shape(loc_shape: tuple[int, ...], scale_shape: tuple[int, ...], size: Any) -> tuple[int, ...]:
     """The output shape of normal(): `size` if given (loc and scale must broadcast to it)."""
     try:
-        bshape = np.broadcast_shapes(loc_shape, scale_shape)
+        bshape = broadcast_shapes(loc_shape, scale_shape)
     except ValueError:
         raise ValueError(
             "shape mismatch: objects cannot be broadcast to a single shape: "
@@ -171,7 +172,9 @@ class Generator:
         # The common calls, compiled and bound to the state (small draws are dominated
         # by call overhead). They defer to _is_single and _normalize_size for every
         # dtype and size spelling they do not read themselves; normal and the _out calls
-        # return NotImplemented for the cases left to the general path below.
+        # return NotImplemented for the cases left to the general path below, and all of
+        # them when they cannot allocate their result (the path below raises reparam's
+        # MemoryError).
         self._standard_normal: Callable[[Any, Any], Any]
         self._random: Callable[[Any, Any], Any]
         self._normal: Callable[[Any, Any, Any, Any], Any]
@@ -258,7 +261,10 @@ class Generator:
         value is NaN or infinite. The exact transform is in README.
         """
         if out is None:  # the common path, compiled: small draws are dominated by it
-            return self._standard_normal(size, dtype)
+            res = self._standard_normal(size, dtype)
+            if res is not NotImplemented:
+                return res
+            return self._fill_new(_core.fill_normal, size, dtype, "standard_normal")
         if size is None:  # a valid out of a known dtype spelling, compiled
             res = self._standard_normal_out(out, dtype)
             if res is not NotImplemented:
@@ -267,6 +273,13 @@ class Generator:
         _check_out(out, dt, size)
         _core.fill_normal(self._state, out)
         return out
+
+    def _fill_new(self, fill: Callable[[Any, Any], Any], size: Any, dtype: Any, method: str) -> Any:
+        """A new array filled by `fill`, where the compiled call could not allocate it:
+        allocated here, with reparam's errors, before any stream position is reserved."""
+        res = empty(_normalize_size(size), _float_dtype(dtype, method), method)
+        fill(self._state, res)
+        return res
 
     @overload
     def random(
@@ -322,7 +335,10 @@ class Generator:
         float or ndarray
         """
         if out is None:
-            return self._random(size, dtype)
+            res = self._random(size, dtype)
+            if res is not NotImplemented:
+                return res
+            return self._fill_new(_core.fill_uniform, size, dtype, "random")
         if size is None:
             res = self._random_out(out, dtype)
             if res is not NotImplemented:
@@ -399,7 +415,7 @@ class Generator:
         else:
             shape = bshape
         if out is None:
-            res = np.empty(shape, dt)
+            res = empty(shape, dt, "normal")
         else:
             res = _check_out(out, dt, size)
             # out is written before loc and scale are read: never let it be one of them
@@ -407,10 +423,15 @@ class Generator:
                 loc_a = loc_a.copy()
             if np.may_share_memory(res, scale_a):
                 scale_a = scale_a.copy()
-        _core.fill_normal(self._state, res)
+        # every allocation (the casts too) before the fill reserves stream positions: a
+        # call that fails leaves the stream where it was
         with np.errstate(all="ignore"):  # inf and nan propagate silently, as in NumPy
-            np.multiply(res, scale_a.astype(dt, copy=False), out=res)
-            np.add(res, loc_a.astype(dt, copy=False), out=res)
+            scale_t = scale_a.astype(dt, copy=False)
+            loc_t = loc_a.astype(dt, copy=False)
+        _core.fill_normal(self._state, res)
+        with np.errstate(all="ignore"):
+            np.multiply(res, scale_t, out=res)
+            np.add(res, loc_t, out=res)
         if size is None and out is None and res.ndim == 0:
             return float(res)
         return res
@@ -418,7 +439,7 @@ class Generator:
 
 def _broadcast_or_none(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
     try:
-        return np.broadcast_shapes(*shapes)
+        return broadcast_shapes(*shapes)
     except ValueError:
         return None
 

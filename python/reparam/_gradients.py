@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._arrays import _check_bool, _sum_to, _usable
+from ._shapes import empty_pair
 from ._stream import Noise
 
 if TYPE_CHECKING:
@@ -160,14 +161,28 @@ def _eps_rows(src: Any, dtype: np.dtype[Any], rows: int, batch: int, r0: int, r1
     return out
 
 
-def _rows_sum_to(t: Array, shape: tuple[int, ...]) -> Array:
-    """(c,) + batch_shape summed down to (c,) + shape over the batch axes, as `_sum_to`."""
-    nb = t.ndim - 1
-    lead = nb - len(shape)
-    axes = tuple(range(1, 1 + lead)) + tuple(
-        1 + lead + i for i, n in enumerate(shape) if n == 1 and t.shape[1 + lead + i] != 1)
-    out: Array = t.sum(axis=axes) if axes else t
-    return out.reshape((t.shape[0], *shape))
+def _rows_sum_to(t: Array, bshape: tuple[int, ...], shape: tuple[int, ...]) -> Array:
+    """t (c, batch), in C order over `bshape`, summed down to (c, prod(shape)) over the
+    batch axes broadcast onto `shape` (as `_sum_to`).
+
+    The batch axes are first merged into runs of summed and of kept axes (axes of size 1
+    dropped): the sums are the same, and no intermediate has more dimensions than an
+    array can (a batch of 64 dimensions plus the rows axis would have 65)."""
+    lead = len(bshape) - len(shape)
+    runs: list[list[Any]] = []  # [size, summed]
+    for i, n in enumerate(bshape):
+        if n == 1:
+            continue
+        summed = i < lead or shape[i - lead] == 1
+        if runs and runs[-1][1] == summed:
+            runs[-1][0] *= n
+        else:
+            runs.append([n, summed])
+    c = t.shape[0]
+    r = t.reshape((c, *(n for n, _ in runs)))
+    axes = tuple(1 + j for j, (_, summed) in enumerate(runs) if summed)
+    out: Array = r.sum(axis=axes) if axes else r
+    return out.reshape(c, -1)
 
 
 def _spread_variances(q: Normal, src: Any, x: Array, rows: int,
@@ -219,7 +234,7 @@ def _spread_variances(q: Normal, src: Any, x: Array, rows: int,
                 f = factors[k]
                 if f is not None:
                     t = t * f
-                e = _rows_sum_to(np.ascontiguousarray(t).reshape((c, *bshape)), shape)
+                e = _rows_sum_to(np.ascontiguousarray(t).reshape(c, batch), bshape, shape)
                 m_c = e.mean(axis=0)
                 d = e - m_c
                 m2_c = (d * d).sum(axis=0)
@@ -230,7 +245,7 @@ def _spread_variances(q: Normal, src: Any, x: Array, rows: int,
                     mean[k] = mean[k] + delta * (c / (n + c))
                     m2[k] = m2[k] + m2_c + delta * delta * (n * c / (n + c))
             n += c
-        return {k: m2[k] / (n - 1) for k in terms}
+        return {k: (m2[k] / (n - 1)).reshape(shape) for k, (_, _, shape) in terms.items()}
 
 
 def _scale(rows: int, reduce: str) -> float:
@@ -289,8 +304,7 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
             g = np.require(g, q.dtype, ("C", "A"))
         # one block for both results: a pair of large arrays alive together costs the
         # allocator fresh pages (page faults) on every call, one block is reused
-        both = np.empty((2, *q.batch_shape), q.dtype)
-        d_loc, d_param = both[0, ...], both[1, ...]  # arrays, also for a batch shape ()
+        d_loc, d_param = empty_pair(q.batch_shape, q.dtype)  # arrays, also for a batch shape ()
         _core.pathwise_grad(src, g, rows, batch, par_b, q._kind, _scale(rows, reduce), d_loc, d_param)
         return {"loc": d_loc, q.param_name: d_param}
     ns = len(sample)
@@ -346,8 +360,7 @@ def _pathwise_in_place(q: Normal, g: Array, noise: Any, reduce: str) -> dict[str
         g = np.ascontiguousarray(g[(0,) * ns])
     elif not (g.flags.c_contiguous and g.flags.aligned):
         return None
-    both = np.empty((2, *bshape), dt)
-    d_loc, d_param = both[0, ...], both[1, ...]
+    d_loc, d_param = empty_pair(bshape, dt)
     _core.pathwise_grad(src, g, rows, batch, par, q._kind, 1.0 / rows if reduce == "mean" else 1.0, d_loc, d_param)
     return {"loc": d_loc, q._name: d_param}
 
@@ -456,8 +469,7 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     _, par_b = q._batch_arrays()
     if not return_stats and batch and q.loc.shape == q.batch_shape and q.param.shape == q.batch_shape:
         # the chain rule in one pass of the core (the same operations as below)
-        both = np.empty((2, *q.batch_shape), q.dtype)
-        d_loc_t, d_param_t = both[0, ...], both[1, ...]
+        d_loc_t, d_param_t = empty_pair(q.batch_shape, q.dtype)
         _core.score_finish(sums, np.require(par_b, q.dtype, ("C", "A")), q._kind, _scale(rows, reduce),
                            d_loc_t, d_param_t)
         return {"loc": d_loc_t, q.param_name: d_param_t}

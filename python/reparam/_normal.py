@@ -14,6 +14,7 @@ from ._generator import Generator, default_rng
 from ._params import KIND as _KIND
 from ._params import param_kind
 from ._philox import _normalize_size
+from ._shapes import broadcast_shapes, empty, empty_pair
 from ._stream import Noise
 
 __all__ = ["Noise", "Normal", "reparameterize"]
@@ -166,7 +167,7 @@ class Normal(_NormalDescription):
             self._batch_shape = loc_a.shape
         else:
             try:
-                self._batch_shape = np.broadcast_shapes(loc_a.shape, val_a.shape)
+                self._batch_shape = broadcast_shapes(loc_a.shape, val_a.shape)
             except ValueError:
                 raise ValueError(
                     f"loc and {name} must broadcast together, got shapes {loc_a.shape} and "
@@ -210,10 +211,10 @@ class Normal(_NormalDescription):
         if loc_ok and par_ok:
             return loc, par
         if not (loc_ok or par_ok):
-            both = np.empty((2, *shape), dt)  # one block for the two copies
-            both[0] = loc
-            both[1] = par
-            return both[0, ...], both[1, ...]
+            loc_c, par_c = empty_pair(shape, dt)  # one block for the two copies
+            loc_c[...] = loc
+            par_c[...] = par
+            return loc_c, par_c
         copy = np.empty(shape, dt)
         copy[...] = par if loc_ok else loc
         return (loc, copy) if loc_ok else (copy, par)
@@ -255,22 +256,25 @@ class Normal(_NormalDescription):
 
     @property
     def var(self) -> Array:
-        """sigma**2."""
+        """sigma**2: inf where it overflows the dtype (without an overflow warning)."""
         if self._name == "var":
             return np.array(self._param, copy=True)
-        if self._name == "logvar":
-            return np.exp(self._param)
-        if self._name == "logstd":
-            v: Array = np.exp(2 * self._param)
-            return v
-        s = self._sigma()
-        sq: Array = s * s
-        return sq
+        with np.errstate(over="ignore"):  # sigma**2 beyond the dtype is inf, as intended
+            if self._name == "logvar":
+                return np.exp(self._param)
+            if self._name == "logstd":
+                v: Array = np.exp(2 * self._param)
+                return v
+            s = self._sigma()
+            sq: Array = s * s
+            return sq
 
     @property
     def logvar(self) -> Array:
-        """log(sigma**2)."""
-        return 2 * self._log_sigma()
+        """log(sigma**2): inf where it overflows the dtype (without an overflow warning)."""
+        with np.errstate(over="ignore"):
+            lv: Array = 2 * self._log_sigma()
+            return lv
 
     @property
     def logstd(self) -> Array:
@@ -341,7 +345,7 @@ class Normal(_NormalDescription):
                 f"{sample_shape}"
             )
         if out is None:
-            out = np.empty(shape, self._dtype)
+            out = empty(shape, self._dtype, "rsample")
         else:
             _check_out(out, shape, self._dtype)
         loc_b, par_b = self._batch_arrays()
@@ -454,7 +458,7 @@ class Normal(_NormalDescription):
             arrays.append(other._param)
         shape = loc.shape
         if any(a.shape != shape for a in arrays):
-            shape = np.broadcast_shapes(*(a.shape for a in arrays))
+            shape = broadcast_shapes(*(a.shape for a in arrays))
         flat = [a.reshape(-1) if a.shape == shape and a.dtype == np.float64 and a.flags.c_contiguous
                 else np.require(np.broadcast_to(a, shape), np.float64, ("C", "A")).ravel() for a in arrays]
         value, d_loc, d_param = _core.closed_form(
@@ -490,7 +494,7 @@ class Normal(_NormalDescription):
         if z_a.shape == self._batch_shape:
             return self._closed_form(0, grad, x=z_a)
         try:
-            np.broadcast_shapes(z_a.shape, self._batch_shape)
+            broadcast_shapes(z_a.shape, self._batch_shape)
         except ValueError:
             raise ValueError(f"z of shape {z_a.shape} does not broadcast with batch_shape "
                              f"{self._batch_shape}") from None
@@ -513,7 +517,7 @@ class Normal(_NormalDescription):
         if not isinstance(other, Normal):
             raise TypeError(f"other must be a reparam.Normal, got {type(other).__name__}")
         try:
-            shape = np.broadcast_shapes(self._batch_shape, other._batch_shape)
+            shape = broadcast_shapes(self._batch_shape, other._batch_shape)
         except ValueError:
             raise ValueError(f"other has batch_shape {other._batch_shape}, which does not broadcast "
                              f"with {self._batch_shape}") from None
@@ -524,7 +528,10 @@ class Normal(_NormalDescription):
         """kl_standard_normal(*, grad=False)
 
         KL(self || N(0, 1)) ``= (sigma**2 + loc**2 - 1) / 2 - log(sigma)``, the VAE
-        regularizer.
+        regularizer. Computed as ``loc**2 / 2 + (sigma**2 - 1 - log(sigma**2)) / 2``
+        with the second term free of cancellation near sigma = 1 (from log(sigma**2)
+        taken accurately from the raw parameter): never negative, and within a few ulps
+        in float64 for every parameterization.
         """
         return self._closed_form(3, grad)
 

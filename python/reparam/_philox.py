@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._shapes import empty
 
 __all__ = ["Philox"]
 
@@ -204,7 +205,7 @@ class Philox:
             _core.fill_raw(self._state, out)
             return int(out[0]) if output else None
         shape = _normalize_size(size)
-        out = np.empty(shape, np.uint32)
+        out = empty(shape, np.dtype(np.uint32), "random_raw")
         _core.fill_raw(self._state, out)
         return out if output else None
 
@@ -213,10 +214,20 @@ class Philox:
         return {"state": self.state, "seed_seq": self._seed_seq}
 
     def __setstate__(self, d: dict[str, Any]) -> None:
-        st = d["state"]
-        self.__init__(key=st["state"]["key"], counter=st["state"]["counter"])  # type: ignore[misc]
-        self.state = st
-        self._seed_seq = d["seed_seq"]
+        # A pickle is input: every entry is checked (by the state setter for the state),
+        # and a tampered one is refused with what was wrong, never a bare KeyError.
+        if not isinstance(d, dict):
+            raise TypeError(f"Philox pickle state must be a dict, got {type(d).__name__}")
+        for entry in ("state", "seed_seq"):
+            if entry not in d:
+                raise ValueError(f"Philox pickle state is missing the entry {entry!r}")
+        seed_seq = d["seed_seq"]
+        if seed_seq is not None and not isinstance(seed_seq, np.random.SeedSequence):
+            raise TypeError("Philox pickle state: seed_seq must be None or a numpy.random.SeedSequence, "
+                            f"got {type(seed_seq).__name__}")
+        self.__init__(key=0)  # type: ignore[misc]
+        self.state = d["state"]
+        self._seed_seq = seed_seq
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore_philox, (self.__getstate__(),))
@@ -236,6 +247,7 @@ def _restore_philox(d: dict[str, Any]) -> Philox:
 
 
 _MAX_DIM = np.iinfo(np.intp).max
+_MAX_NDIM = 64  # NumPy's limit on an array's dimensions (NPY_MAXDIMS)
 
 
 def _normalize_size(size: Any) -> tuple[int, ...]:
@@ -256,6 +268,8 @@ def _normalize_size(size: Any) -> tuple[int, ...]:
             raise TypeError(
                 f"size must be None, an int or a tuple of ints, got {size!r}"
             ) from None
+    if len(dims) > _MAX_NDIM:
+        raise ValueError(f"size must have at most {_MAX_NDIM} dimensions, got {len(dims)}")
     for d in dims:
         if d < 0:
             raise ValueError(f"negative dimensions are not allowed, got size {size!r}")

@@ -26,6 +26,7 @@ from ._gradients import _handle_source as _noise_source
 from ._normal import Noise, Normal, _check_nonnegative
 from ._params import PARAMS, param_kind
 from ._philox import Philox, _normalize_size
+from ._shapes import broadcast_shapes, empty_pair
 
 __all__ = ["rsample"]
 
@@ -137,13 +138,13 @@ class _RSample(_torch.autograd.Function):
                 g = g[(0,) * ns]  # broadcast over the samples (z.sum()): the kernel reads one row
             if not (g.dtype == dtype and g.flags.c_contiguous and g.flags.aligned):
                 g = np.ascontiguousarray(g, dtype)  # np.require costs microseconds more
-            both = np.empty((2, *par_b.shape), dtype)
-            d_loc_n, d_par_n = both[0, ...], both[1, ...]
+            d_loc_n, d_par_n = empty_pair(par_b.shape, dtype)
             if rows and par_b.size:
                 _core.pathwise_grad(_noise_source(ctx.noise), g, rows, par_b.size, par_b, ctx.kind, 1.0,
                                     d_loc_n, d_par_n)
             else:
-                both[...] = 0
+                d_loc_n[...] = 0
+                d_par_n[...] = 0
         d_loc = _torch.from_numpy(d_loc_n) if need_loc else None
         d_param = _torch.from_numpy(d_par_n) if need_param else None
         return d_loc, d_param, None, None, None, None
@@ -231,7 +232,7 @@ def rsample(loc: _torch.Tensor, param: Any, *, param_name: str = "logvar",
         bshape = lshape
     else:
         try:
-            bshape = np.broadcast_shapes(lshape, pshape)
+            bshape = broadcast_shapes(lshape, pshape)
         except ValueError:
             raise ValueError(
                 f"loc and param must broadcast together, got shapes {lshape} and {pshape}"
