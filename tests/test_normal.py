@@ -281,8 +281,10 @@ def test_negative_scale_or_var_names_argument_and_first_index(kind: str, dtype: 
         Normal(0.0, **{kind: -0.5})
     with pytest.raises(ValueError, match=kind):
         reparameterize(0.0, [-1.0], kind)
-    # zero, negative zero and NaN are not negative values
-    Normal(0.0, **{kind: np.array([0.0, -0.0, np.nan], dtype)})
+    # zero and NaN are not negative values; -0.0 is, as NumPy's normal refuses it (issue 15)
+    Normal(0.0, **{kind: np.array([0.0, np.nan], dtype)})
+    with pytest.raises(ValueError, match=rf"{kind} must be non-negative, got -0\.0 at index 1"):
+        Normal(0.0, **{kind: np.array([0.0, -0.0, np.nan], dtype)})
 
 
 @pytest.mark.parametrize("kind", ["logvar", "logstd", "softplus"])

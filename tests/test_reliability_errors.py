@@ -428,3 +428,25 @@ def test_philox_pickle_round_trip_still_works() -> None:
     k = reparam.Philox(key=5, counter=7)
     assert pickle.loads(pickle.dumps(k)).seed_seq is None
     assert math.isfinite(float(reparam.Generator(q).standard_normal()))
+
+
+# -- item 11b: one rule for -0.0 (NumPy's: refused) ------------------------------------
+def test_negative_zero_scale_is_refused_everywhere_as_numpy_does() -> None:
+    with pytest.raises(ValueError, match="scale < 0"):
+        np.random.default_rng(0).normal(0.0, -0.0)
+    with pytest.raises(ValueError, match="scale < 0"):
+        reparam.default_rng(0).normal(0.0, -0.0)
+    for kind in ("scale", "var"):
+        with pytest.raises(ValueError, match=rf"{kind} must be non-negative, got -0\.0"):
+            reparam.Normal(0.0, **{kind: -0.0})
+        with pytest.raises(ValueError, match=rf"{kind} must be non-negative, got -0\.0"):
+            reparam.reparameterize(0.0, np.array([1.0, -0.0]), kind, rng=0)
+    reparam.Normal(0.0, scale=np.array([0.0, np.nan]))  # +0 and NaN are fine
+
+
+def test_negative_zero_scale_torch() -> None:
+    torch = pytest.importorskip("torch")
+    import reparam.torch as rt
+
+    with pytest.raises(ValueError, match=r"scale must be non-negative, got -0\.0"):
+        rt.rsample(torch.zeros(2), torch.tensor([1.0, -0.0]), param_name="scale", generator=0)

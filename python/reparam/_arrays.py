@@ -43,3 +43,12 @@ def _read_only(a: Array) -> Array:
 def _usable(a: Array, shape: tuple[int, ...], dtype: np.dtype[Any]) -> bool:
     """Whether the kernels can read `a` in place as a batch array."""
     return bool(a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned)
+
+
+def _negative(values: Array) -> Array:
+    """Where a scale or variance is negative: the sign bit set, -0.0 included, as NumPy's
+    ``normal`` refuses it; NaN is not negative (it propagates). The one rule for every
+    entry point (Generator.normal, Normal, reparam.dask, reparam.torch)."""
+    neg: Array = np.signbit(values) & ~np.isnan(values)
+    return neg
+

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 
 from . import _core
+from ._arrays import _negative
 from ._philox import Philox, _normalize_size
 from ._shapes import broadcast_shapes, empty
 
@@ -89,7 +90,7 @@ def _as_float64(x: Any, name: str) -> np.ndarray[Any, Any]:
 
 def _check_scale(scale: np.ndarray[Any, Any]) -> None:
     """Refuse negative scales, -0.0 included (as NumPy); NaN passes and propagates."""
-    negative = np.signbit(scale) & ~np.isnan(scale)
+    negative = _negative(scale)
     if negative.any():
         bad = int(np.flatnonzero(negative.ravel())[0])
         raise ValueError(

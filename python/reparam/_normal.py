@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _backends, _core, _gradients
-from ._arrays import _check_bool, _frozen, _read_only, _sum_to, _usable
+from ._arrays import _check_bool, _frozen, _negative, _read_only, _sum_to, _usable
 from ._generator import Generator, default_rng
 from ._params import KIND as _KIND
 from ._params import param_kind
@@ -62,9 +62,9 @@ def _one_param(**params: Any) -> tuple[str, Any]:
 
 
 def _check_nonnegative(name: str, values: Array) -> None:
-    """scale and var must be non-negative (NaN passes and propagates)."""
+    """scale and var must be non-negative, -0.0 included (`_negative`); NaN passes."""
     if name in ("scale", "var"):
-        neg = values < 0
+        neg = _negative(values)
         if neg.any():
             raise ValueError(f"{name} must be non-negative, {_first_bad(neg, values)}")
 
@@ -72,7 +72,7 @@ def _check_nonnegative(name: str, values: Array) -> None:
 def _first_bad(mask: Array, values: Array) -> str:
     idx = np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape)
     where = idx[0] if len(idx) == 1 else tuple(int(i) for i in idx)
-    return f"got {values[idx]!r} at index {where}"
+    return f"got {float(values[idx])!r} at index {where}"
 
 
 class _NormalDescription:

@@ -37,6 +37,7 @@ from dask.array.core import normalize_chunks
 from dask.base import tokenize
 
 from . import _backends, _core
+from ._arrays import _negative
 from ._generator import Generator, _check_scale, _normal_shape
 from ._gradients import _dsigma, _sample_var
 from ._normal import Noise, _check_nonnegative, _float_array, _NormalDescription, _one_param, _result_dtype
@@ -235,8 +236,7 @@ def _check_known_shape(x: da.Array, name: str) -> None:
 def _affine_block(eps: Array, scale: Array, loc: Array, *, check: bool) -> Array:
     """eps * scale + loc in eps's dtype, as Generator.normal computes it."""
     if check:
-        with np.errstate(invalid="ignore"):
-            negative = np.signbit(scale) & ~np.isnan(scale)
+        negative = _negative(scale)
         if negative.any():
             raise ValueError(f"scale < 0: scale must be non-negative, got {scale[negative].ravel()[0]}")
     with np.errstate(all="ignore"):
@@ -439,9 +439,9 @@ def _rsample_block(loc_blk: Array, par_blk: Array, block_info: dict[Any, Any] | 
     lb = _c(loc_blk[(0,) * ns], dt)  # the block's batch part
     pb = _c(par_blk[(0,) * ns], dt)
     if spec.check:
-        neg = pb < 0
+        neg = _negative(pb)
         if neg.any():
-            raise ValueError(f"{spec.name} must be non-negative, got {pb[neg].ravel()[0]!r}")
+            raise ValueError(f"{spec.name} must be non-negative, got {float(pb[neg].ravel()[0])!r}")
     d, length, offs = _runs(spec.shape, loc)
     rows = out.reshape(-1, length)
     if d < ns:  # every run is whole rows of the batch
