@@ -1015,9 +1015,11 @@ def _sweep_sampling(call: Callable[[SweepInputs, Any], Callable[[], object]],
 def _pathwise_numpy(g: Any, eps: Any, lv: Any) -> tuple[Any, Any]:
     """_pathwise_numpy(g, eps, lv)
 
-    The hand-written pathwise gradient for logvar (mean over the sample axis).
+    The hand-written pathwise gradient for logvar, the mean over the sample axis as a sum
+    over it divided by its length (NumPy's ``mean`` costs a few us more per call).
     """
-    return g.mean(0), (g * eps).mean(0) * (0.5 * np.exp(0.5 * lv))
+    s = g.shape[0]
+    return g.sum(0) / s, (g * eps).sum(0) * ((0.5 / s) * np.exp(0.5 * lv))
 
 
 def _build_pathwise(handle: bool) -> Callable[[SweepInputs, Any], SweepCalls]:
@@ -1054,8 +1056,10 @@ def _build_score(inp: SweepInputs, torch: Any) -> SweepCalls:
     """
     q, f, eps, lv = inp.q, inp.f, inp.eps, inp.logvar
 
+    s = f.shape[0]
+
     def peer() -> object:
-        return (f * eps).mean(0) * np.exp(-0.5 * lv), (f * (eps * eps - 1)).mean(0) * 0.5
+        return (f * eps).sum(0) * (np.exp(-0.5 * lv) / s), (f * (eps * eps - 1)).sum(0) * (0.5 / s)
 
     return SweepCalls(functools.partial(q.score_grad, f, eps), peer, peer)
 
@@ -1115,7 +1119,7 @@ def _build_estimate(inp: SweepInputs, torch: Any) -> SweepCalls:
         eps = rng.standard_normal(shape, dt)
         sigma = np.exp(0.5 * lv)
         _, g = _sweep_fn(mu + sigma * eps)
-        return g.mean(0), (g * eps).mean(0) * (0.5 * sigma)
+        return g.sum(0), (g * eps).sum(0) * (0.5 * sigma)  # one sample: the sums are the means
 
     return SweepCalls(call, peer, None)
 
@@ -1184,12 +1188,13 @@ SWEEP_CASES: tuple[SweepCase, ...] = (
               "mu + np.exp(0.5 * lv) * rng.standard_normal(shape, dtype)",
               _sweep_sampling(lambda inp, rg: functools.partial(_reparameterize, inp.mu, inp.logvar, rg), True)),
     SweepCase("pathwise_grad_eps", "q.pathwise_grad(g, eps)",
-              "g.mean(0), (g * eps).mean(0) * (0.5 * np.exp(0.5 * lv))", _build_pathwise(False)),
+              "g.sum(0) / S, (g * eps).sum(0) * (0.5 / S * np.exp(0.5 * lv))", _build_pathwise(False)),
     SweepCase("pathwise_grad_noise", "q.pathwise_grad(g, noise)",
               "eps = rng.standard_normal(g.shape, dtype), then the stored-eps expression",
               _build_pathwise(True)),
     SweepCase("score_grad", "q.score_grad(f, eps)",
-              "(f * eps).mean(0) * np.exp(-0.5 * lv), (f * (eps * eps - 1)).mean(0) * 0.5", _build_score),
+              "(f * eps).sum(0) * (np.exp(-0.5 * lv) / S), (f * (eps * eps - 1)).sum(0) * (0.5 / S)",
+              _build_score),
     SweepCase("kl_standard_normal", "q.kl_standard_normal(grad=True)",
               "v = np.exp(lv); 0.5 * (v + mu * mu - 1 - lv), mu, 0.5 * (v - 1)", _build_kl),
     SweepCase("log_prob", "q.log_prob(x)", "-0.5 * ((x - mu) ** 2 * np.exp(-lv) + lv) - 0.5 * log(2 pi)",
