@@ -24,8 +24,8 @@ whose values are random).
 
 Sizes: 10**2, 10**4 and 10**6 by default (about 3 minutes on one core; each test takes
 pytest-benchmark's one second or so); ``--sweep-sizes=all`` runs all six, 10**2 to 10**7
-(about 6 minutes; ``python -m reparam bench --sizes-sweep`` prints the same sweep as
-tables), and ``--sweep-sizes=1e3,1e5`` picks sizes. Not collected by the default ``pytest`` run
+(about 6 minutes or more; ``python -m reparam bench --sizes-sweep`` prints the same sweep
+as tables), and ``--sweep-sizes=1e3,1e5`` picks sizes. Not collected by the default ``pytest`` run
 (``testpaths = ["tests"]``)::
 
     python -m pytest benchmarks/test_bench_sizes.py -q
