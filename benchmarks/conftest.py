@@ -18,3 +18,12 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         reparam.set_num_threads(saved)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--sweep-sizes",
+        default="default",
+        help="sizes of test_bench_sizes.py: default (10**2, 10**4, 10**6), all (10**2 to 10**7) "
+        "or a comma-separated list such as 1e3,10**5",
+    )

@@ -74,3 +74,64 @@ def test_jax_rows_come_from_a_second_pass(monkeypatch: pytest.MonkeyPatch) -> No
     ]
     assert all(r.vs_numpy is not None and r.vs_numpy > 0 for r in results)
     assert reparam.get_num_threads() >= 1
+
+
+def test_sizes_sweep_prints_a_table_per_entry_point(tmp_path: Path) -> None:
+    """``--sizes-sweep`` on tiny sizes: the header, one table per entry point, the ratio
+    tables, and a JSON row per (entry point, size, dtype) with ratio = peer / reparam."""
+    out = tmp_path / "sweep.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "reparam", "bench", "--sizes-sweep", "--quick", "--sizes", "30", "200",
+         "--repeats", "2", "--min-time", "0.0005", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    assert proc.stdout.startswith("$ python -m reparam bench --sizes-sweep --quick --sizes 30 200")
+    assert "machine: " in proc.stdout and "timing:  one thread" in proc.stdout
+    assert "[1/4] n=30 float32" in proc.stderr  # progress goes to stderr
+    payload = json.loads(out.read_text())
+    torch_rows = any(r["case"] == "torch_rsample" for r in payload["results"])
+    cases = [c for c in _bench.SWEEP_CASES if torch_rows or not c.needs_torch]
+    assert torch_rows == ("no reparam.torch.rsample rows" not in proc.stderr)
+    rows = [(r["case"], r["n"], r["shape"], r["dtype"]) for r in payload["results"]]
+    assert rows == [
+        (c.name, n, shape, dt)
+        for c in cases
+        for n, shape in ((30, [30]), (200, [10, 20]))
+        for dt in ("float32", "float64")
+    ]
+    for c in cases:
+        assert f"{c.name}: reparam `{c.reparam}`, peer `{c.peer}`" in proc.stdout
+        assert f"| {c.name} | " in proc.stdout  # its row of the ratio tables
+    assert "| 200 | 10x20 | float64 | " in proc.stdout
+    for dt in ("float32", "float64"):
+        assert f"peer/reparam, {dt} (> 1 = reparam faster)" in proc.stdout
+    for r in payload["results"]:
+        assert len(r["reparam_times"]) == len(r["peer_times"]) == 2
+        assert r["ratio"] == pytest.approx(r["peer_seconds"] / r["reparam_seconds"])
+
+
+def test_sizes_sweep_refuses_options_that_do_not_apply(capsys: pytest.CaptureFixture[str]) -> None:
+    for extra in (["--threads", "2"], ["--out"], ["--all-paths"], ["--plot", "x.png"]):
+        assert _bench.main(["--sizes-sweep", *extra]) == 2
+        assert f"{extra[0]} does not apply to --sizes-sweep" in capsys.readouterr().err
+
+
+def test_sizes_sweep_pairs_compute_the_same_thing() -> None:
+    """Every case's two calls agree (shapes, dtype, and the values where they are not
+    random), and the check fails on a peer that computes something else."""
+    torch = _bench._optional_module("torch")
+    for dtype in ("float32", "float64"):
+        inp = _bench.sweep_inputs(100, dtype)
+        for case in _bench.sweep_cases(torch):
+            calls = case.build(inp, torch)
+            _bench.check_sweep(calls, calls.reparam(), calls.peer(), dtype)
+    inp = _bench.sweep_inputs(100, "float32")
+    kl = next(c for c in _bench.SWEEP_CASES if c.name == "kl_standard_normal").build(inp, None)
+    wrong = _bench.SweepCalls(kl.reparam, lambda: (inp.mu, inp.mu, inp.mu), None)
+    wrong.expected = wrong.peer
+    with pytest.raises(AssertionError):
+        _bench.check_sweep(wrong, wrong.reparam(), wrong.peer(), "float32")
+    wide = _bench.SweepCalls(kl.reparam, lambda: [a.astype("float64") for a in _bench._result_arrays(kl.peer())],
+                             None)
+    with pytest.raises(AssertionError, match="dtype"):
+        _bench.check_sweep(wide, wide.reparam(), wide.peer(), "float32")

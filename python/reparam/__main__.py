@@ -32,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser(
         "bench",
-        help="time standard_normal against NumPy (and torch, JAX if installed); see `python -m reparam bench --help`",
+        help="time standard_normal against NumPy (and torch, JAX if installed), or with --sizes-sweep "
+        "every entry point against the NumPy/torch code it replaces; see `python -m reparam bench --help`",
         add_help=False,
     )
     sub.add_parser("config", help="print version, SIMD paths and threads (reparam.show_config())")

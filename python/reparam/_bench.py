@@ -5,6 +5,10 @@ Prints Markdown tables of nanoseconds per value (median of repeated timings) for
 measured in the same run, so that the output can be pasted into a README.
 torch and JAX rows appear only when those packages are importable; matplotlib is
 imported only for ``--plot``.
+
+``--sizes-sweep`` times every public entry point instead, each next to the
+hand-written NumPy (or torch) code it replaces, on one thread from 10**2 to 10**7
+values per call (`SWEEP_CASES`, also the cases of benchmarks/test_bench_sizes.py).
 """
 
 from __future__ import annotations
@@ -35,13 +39,17 @@ from ._runtime import get_num_threads, set_num_threads, simd_info
 from ._version import __version__
 
 __all__ = [
+    "SWEEP_CASES",
     "BenchOptions",
     "BenchResult",
+    "SweepCase",
+    "SweepResult",
     "load_json",
     "main",
     "plot_results",
     "plot_title",
     "run_benchmarks",
+    "run_sweep",
 ]
 
 LIBRARIES = ("reparam", "numpy", "torch", "jax")
@@ -325,7 +333,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="sizes 1, 1000, 10**7 with fewer repeats and shorter batches (< 1 minute)",
+        help="sizes 1, 1000, 10**7 with fewer repeats and shorter batches (< 1 minute); "
+        "with --sizes-sweep: sizes 10**2 to 10**5",
+    )
+    p.add_argument(
+        "--sizes-sweep",
+        action="store_true",
+        help="instead: every public entry point (sampling, Normal.rsample, reparameterize, "
+        "pathwise_grad, score_grad, kl_standard_normal, log_prob, estimate_grad, "
+        "reparam.torch.rsample) next to the hand-written NumPy/torch code it replaces, "
+        "one thread, sizes 10**2 to 10**7 (--sizes and --dtypes choose; torch only if "
+        "importable and in --libs; --threads, --all-paths, --out and --plot do not apply)",
     )
     p.add_argument(
         "--sizes",
@@ -454,6 +472,30 @@ def _calibrate(call: Callable[[], object], min_time: float) -> int:
             return loops
         grow = min_time / elapsed * 1.3 if elapsed > 0 else 100.0
         loops = min(10**7, max(loops * 2, math.ceil(loops * min(grow, 100.0))))
+
+
+def _time_candidates(cands: Sequence[_Candidate], reps: int, warm_time: float, batch_time: float) -> None:
+    """_time_candidates(cands, reps, warm_time, batch_time)
+
+    Warm every candidate up and calibrate its batch, then time `reps` batches of
+    each in turn (interleaved, so that drift in the machine's speed hits all of them
+    alike), appending seconds per call to ``c.times``; the garbage collector is off.
+    """
+    with _gc_paused():
+        for c in cands:
+            if c.activate is not None:
+                c.activate()
+            _warm_up(c.call, warm_time)
+            c.loops = _calibrate(c.call, batch_time)
+        for _ in range(reps):
+            for c in cands:
+                if c.activate is not None:
+                    c.activate()
+                if c.loops == 1:
+                    # One untimed call first: it wakes this library's thread
+                    # pool and lets the previous library's spinning pool idle.
+                    c.call()
+                c.times.append(_time_batch(c.call, c.loops))
 
 
 def _standard_normal_call(rng: Any, n: int, dt: np.dtype[Any], use_out: bool) -> Callable[[], object]:
@@ -693,21 +735,7 @@ def run_benchmarks(
             if progress is not None:
                 progress(f"[{i}/{len(passes)}] {dtype} n={_fmt_n(n)} threads={t}: " + ", ".join(c.label for c in cands))
             reps = repeats if repeats is not None else _default_repeats(n, quick)
-            with _gc_paused():
-                for c in cands:
-                    if c.activate is not None:
-                        c.activate()
-                    _warm_up(c.call, warm_time)
-                    c.loops = _calibrate(c.call, batch_time)
-                for _ in range(reps):
-                    for c in cands:
-                        if c.activate is not None:
-                            c.activate()
-                        if c.loops == 1:
-                            # One untimed call first: it wakes this library's thread
-                            # pool and lets the previous library's spinning pool idle.
-                            c.call()
-                        c.times.append(_time_batch(c.call, c.loops))
+            _time_candidates(cands, reps, warm_time, batch_time)
             _core.select_target(saved_path)
             medians = {id(c): statistics.median(c.times) for c in cands}
             numpy_time = next((medians[id(c)] for c in cands if c.library == "numpy"), None)
@@ -847,6 +875,615 @@ def plot_title(command: str, machine: dict[str, Any]) -> str:
     return f"{command}\n{machine['cpu']}, {machine['cores']} cores, {machine['simd']['selected']}"
 
 
+# ------------------------------------------------------------------- the size sweep
+# ``python -m reparam bench --sizes-sweep`` and benchmarks/test_bench_sizes.py: every
+# public entry point next to the hand-written NumPy (or torch) code it replaces, given
+# the same inputs, on one thread, from 10**2 to 10**7 values per call.
+
+SWEEP_SIZES = (10**2, 10**3, 10**4, 10**5, 10**6, 10**7)
+SWEEP_QUICK_SIZES = (10**2, 10**3, 10**4, 10**5)
+SWEEP_COLUMNS = 20
+
+
+def sweep_shape(n: int) -> tuple[int, ...]:
+    """sweep_shape(n)
+
+    The batch shape of `n` values in the sweep: ``(n // 20, 20)`` (a minibatch of
+    20-dimensional rows) when 20 divides `n`, else ``(n,)``.
+    """
+    if n >= SWEEP_COLUMNS and n % SWEEP_COLUMNS == 0:
+        return (n // SWEEP_COLUMNS, SWEEP_COLUMNS)
+    return (n,)
+
+
+@dataclass
+class SweepInputs:
+    """SweepInputs(n, dtype, shape, mu, logvar, scale, x, g, f, q, noise, eps)
+
+    The arrays every case of the sweep reads, all of `dtype`: mu, logvar, scale
+    (``exp(logvar / 2)``) and x (a point for ``log_prob``) of the batch `shape`; g
+    (an upstream gradient dL/dz), f (one score-function value per sample and element)
+    and eps of shape ``(1,) + shape`` (one sample); q = ``Normal(mu, logvar=logvar)``
+    and the `Noise` handle of the ``q.rsample(1, return_noise=True)`` call that drew
+    eps.
+    """
+
+    n: int
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+    mu: np.ndarray[Any, Any]
+    logvar: np.ndarray[Any, Any]
+    scale: np.ndarray[Any, Any]
+    x: np.ndarray[Any, Any]
+    g: np.ndarray[Any, Any]
+    f: np.ndarray[Any, Any]
+    q: Any
+    noise: Any
+    eps: np.ndarray[Any, Any]
+
+
+def sweep_inputs(n: int, dtype: str) -> SweepInputs:
+    """sweep_inputs(n, dtype)
+
+    The seeded inputs of the sweep for `n` values of `dtype` (sigma in [0.37, 2.7]).
+    """
+    from ._normal import Normal
+
+    dt = np.dtype(dtype)
+    shape = sweep_shape(n)
+    r = np.random.default_rng(SEED)
+    mu = r.standard_normal(shape).astype(dt)
+    logvar = r.uniform(-2.0, 2.0, shape).astype(dt)
+    scale = np.exp(0.5 * logvar)
+    x = r.standard_normal(shape).astype(dt)
+    g = (r.standard_normal((1, *shape)) + 0.1).astype(dt)
+    f = r.standard_normal((1, *shape)).astype(dt)
+    q = Normal(mu, logvar=logvar)
+    _, noise = q.rsample(1, rng=SEED, return_noise=True)
+    eps = np.asarray(noise)
+    return SweepInputs(n, dt, shape, mu, logvar, scale, x, g, f, q, noise, eps)
+
+
+@dataclass
+class SweepCalls:
+    """SweepCalls(reparam, peer, expected)
+
+    The two timed calls of one case, and what reparam's result must equal.
+
+    Attributes
+    ----------
+    reparam, peer : callable
+        No arguments; each returns its result.
+    expected : callable or None
+        The peer's expression on the stored eps (untimed), which reparam's result must
+        match to rounding; None where the results are random (sampling).
+    """
+
+    reparam: Callable[[], object]
+    peer: Callable[[], object]
+    expected: Callable[[], object] | None
+
+
+@dataclass(frozen=True)
+class SweepCase:
+    """SweepCase(name, reparam, peer, build, needs_torch=False)
+
+    One entry point of the sweep.
+
+    Attributes
+    ----------
+    name : str
+        A short identifier (pytest ids, ``--json``).
+    reparam, peer : str
+        The call and the hand-written expression, as printed.
+    build : callable
+        ``build(inputs, torch)`` -> `SweepCalls`.
+    needs_torch : bool
+        Skipped without torch.
+    """
+
+    name: str
+    reparam: str
+    peer: str
+    build: Callable[[SweepInputs, Any], SweepCalls]
+    needs_torch: bool = False
+
+
+def _sweep_sampling(call: Callable[[SweepInputs, Any], Callable[[], object]],
+                    with_logvar: bool) -> Callable[[SweepInputs, Any], SweepCalls]:
+    """_sweep_sampling(call, with_logvar)
+
+    A sampling case: `call(inputs, generator)` against ``mu + sigma *
+    rng.standard_normal(shape, dtype)`` with sigma ``np.exp(0.5 * logvar)`` computed in
+    the call if `with_logvar`, else the stored scale.
+    """
+
+    def build(inp: SweepInputs, torch: Any) -> SweepCalls:
+        rng = np.random.default_rng(SEED)
+        mu, lv, sigma, shape, dt = inp.mu, inp.logvar, inp.scale, inp.shape, inp.dtype
+        if with_logvar:
+            def peer() -> object:
+                return mu + np.exp(0.5 * lv) * rng.standard_normal(shape, dt)
+        else:
+            def peer() -> object:
+                return mu + sigma * rng.standard_normal(shape, dt)
+        return SweepCalls(call(inp, default_rng(SEED)), peer, None)
+
+    return build
+
+
+def _pathwise_numpy(g: Any, eps: Any, lv: Any) -> tuple[Any, Any]:
+    """_pathwise_numpy(g, eps, lv)
+
+    The hand-written pathwise gradient for logvar, the mean over the sample axis as a sum
+    over it divided by its length (NumPy's ``mean`` costs a few us more per call).
+    """
+    s = g.shape[0]
+    return g.sum(0) / s, (g * eps).sum(0) * ((0.5 / s) * np.exp(0.5 * lv))
+
+
+def _build_pathwise(handle: bool) -> Callable[[SweepInputs, Any], SweepCalls]:
+    """_build_pathwise(handle)
+
+    ``q.pathwise_grad(g, eps)`` (or with the `Noise` handle) against the NumPy
+    expression; with the handle the peer first redraws eps with NumPy, since a handle
+    stores no eps (the issue's bar: the stored-eps time plus a ``standard_normal``).
+    """
+
+    def build(inp: SweepInputs, torch: Any) -> SweepCalls:
+        q, g, eps, lv, dt = inp.q, inp.g, inp.eps, inp.logvar, inp.dtype
+        src = inp.noise if handle else eps
+
+        def expected() -> object:
+            return _pathwise_numpy(g, eps, lv)
+
+        if handle:
+            rng = np.random.default_rng(SEED)
+
+            def peer() -> object:
+                return _pathwise_numpy(g, rng.standard_normal(g.shape, dt), lv)
+        else:
+            peer = expected
+        return SweepCalls(functools.partial(q.pathwise_grad, g, src), peer, expected)
+
+    return build
+
+
+def _build_score(inp: SweepInputs, torch: Any) -> SweepCalls:
+    """_build_score(inp, torch)
+
+    ``q.score_grad(f, eps)`` (no baseline) against the NumPy expression on the same eps.
+    """
+    q, f, eps, lv = inp.q, inp.f, inp.eps, inp.logvar
+
+    s = f.shape[0]
+
+    def peer() -> object:
+        return (f * eps).sum(0) * (np.exp(-0.5 * lv) / s), (f * (eps * eps - 1)).sum(0) * (0.5 / s)
+
+    return SweepCalls(functools.partial(q.score_grad, f, eps), peer, peer)
+
+
+def _build_kl(inp: SweepInputs, torch: Any) -> SweepCalls:
+    """_build_kl(inp, torch)
+
+    ``q.kl_standard_normal(grad=True)`` against the closed form and its gradients in NumPy.
+    """
+    q, mu, lv = inp.q, inp.mu, inp.logvar
+
+    def peer() -> object:
+        v = np.exp(lv)
+        return 0.5 * (v + mu * mu - 1 - lv), mu, 0.5 * (v - 1)
+
+    return SweepCalls(functools.partial(q.kl_standard_normal, grad=True), peer, peer)
+
+
+def _build_log_prob(inp: SweepInputs, torch: Any) -> SweepCalls:
+    """_build_log_prob(inp, torch)
+
+    ``q.log_prob(x)`` against the log density in NumPy.
+    """
+    q, mu, lv, x = inp.q, inp.mu, inp.logvar, inp.x
+    half_log_2pi = 0.5 * math.log(2 * math.pi)  # a Python float: keeps float32 float32
+
+    def peer() -> object:
+        return -0.5 * ((x - mu) ** 2 * np.exp(-lv) + lv) - half_log_2pi
+
+    return SweepCalls(functools.partial(q.log_prob, x), peer, peer)
+
+
+def _sweep_fn(z: Any) -> tuple[Any, Any]:
+    """_sweep_fn(z)
+
+    ``(z**2 / 2, z)``: f(z) and df/dz, the integrand of the estimate_grad case.
+    """
+    return 0.5 * z * z, z
+
+
+def _build_estimate(inp: SweepInputs, torch: Any) -> SweepCalls:
+    """_build_estimate(inp, torch)
+
+    ``estimate_grad(fn, q, 1, rng=rg)`` against drawing eps with NumPy, z, fn(z) and the
+    pathwise expression.
+    """
+    from ._gradients import estimate_grad
+
+    q, mu, lv, shape, dt = inp.q, inp.mu, inp.logvar, (1, *inp.shape), inp.dtype
+    rg = default_rng(SEED)
+    rng = np.random.default_rng(SEED)
+
+    def call() -> object:
+        return estimate_grad(_sweep_fn, q, 1, rng=rg)
+
+    def peer() -> object:
+        eps = rng.standard_normal(shape, dt)
+        sigma = np.exp(0.5 * lv)
+        _, g = _sweep_fn(mu + sigma * eps)
+        return g.sum(0), (g * eps).sum(0) * (0.5 * sigma)  # one sample: the sums are the means
+
+    return SweepCalls(call, peer, None)
+
+
+def _build_torch(inp: SweepInputs, torch: Any) -> SweepCalls:
+    """_build_torch(inp, torch)
+
+    ``reparam.torch.rsample(mu, lv)`` against ``mu + torch.exp(0.5 * lv) *
+    torch.randn_like(mu)``, each followed by ``z.sum().backward()`` (gradients reset first).
+    """
+    rt = importlib.import_module("reparam.torch")
+    loc = torch.from_numpy(inp.mu).requires_grad_()
+    lv = torch.from_numpy(inp.logvar).requires_grad_()
+    torch.manual_seed(SEED)
+
+    def step(forward: Callable[[], Any]) -> Callable[[], object]:
+        def fn() -> object:
+            loc.grad = lv.grad = None
+            z = forward()
+            z.sum().backward()
+            return z.detach(), loc.grad, lv.grad
+
+        return fn
+
+    def peer_forward() -> Any:
+        return loc + torch.exp(0.5 * lv) * torch.randn_like(loc)
+
+    return SweepCalls(step(functools.partial(rt.rsample, loc, lv)), step(peer_forward), None)
+
+
+def _normal_rsample(mu: Any, rg: Any, **param: Any) -> object:
+    """_normal_rsample(mu, rg, **param)
+
+    ``Normal(mu, **param).rsample(rng=rg)``: the distribution is built in the timed call.
+    """
+    from ._normal import Normal
+
+    return Normal(mu, **param).rsample(rng=rg)
+
+
+def _reparameterize(mu: Any, lv: Any, rg: Any) -> object:
+    """_reparameterize(mu, lv, rg)
+
+    ``reparameterize(mu, lv, "logvar", rng=rg)``.
+    """
+    from ._normal import reparameterize
+
+    return reparameterize(mu, lv, "logvar", rng=rg)
+
+
+SWEEP_CASES: tuple[SweepCase, ...] = (
+    SweepCase("standard_normal", "rg.standard_normal(shape, dtype)", "rng.standard_normal(shape, dtype)",
+              _sweep_sampling(lambda inp, rg: functools.partial(rg.standard_normal, inp.shape, inp.dtype), False)),
+    SweepCase("normal", "rg.normal(mu, sigma, dtype=dtype)", "mu + sigma * rng.standard_normal(shape, dtype)",
+              _sweep_sampling(lambda inp, rg: functools.partial(rg.normal, inp.mu, inp.scale, dtype=inp.dtype),
+                              False)),
+    SweepCase("rsample_logvar", "Normal(mu, logvar=lv).rsample(rng=rg)",
+              "mu + np.exp(0.5 * lv) * rng.standard_normal(shape, dtype)",
+              _sweep_sampling(lambda inp, rg: functools.partial(_normal_rsample, inp.mu, rg, logvar=inp.logvar),
+                              True)),
+    SweepCase("rsample_scale", "Normal(mu, scale=sigma).rsample(rng=rg)",
+              "mu + sigma * rng.standard_normal(shape, dtype)",
+              _sweep_sampling(lambda inp, rg: functools.partial(_normal_rsample, inp.mu, rg, scale=inp.scale),
+                              False)),
+    SweepCase("reparameterize", 'reparameterize(mu, lv, "logvar", rng=rg)',
+              "mu + np.exp(0.5 * lv) * rng.standard_normal(shape, dtype)",
+              _sweep_sampling(lambda inp, rg: functools.partial(_reparameterize, inp.mu, inp.logvar, rg), True)),
+    SweepCase("pathwise_grad_eps", "q.pathwise_grad(g, eps)",
+              "g.sum(0) / S, (g * eps).sum(0) * (0.5 / S * np.exp(0.5 * lv))", _build_pathwise(False)),
+    SweepCase("pathwise_grad_noise", "q.pathwise_grad(g, noise)",
+              "eps = rng.standard_normal(g.shape, dtype), then the stored-eps expression",
+              _build_pathwise(True)),
+    SweepCase("score_grad", "q.score_grad(f, eps)",
+              "(f * eps).sum(0) * (np.exp(-0.5 * lv) / S), (f * (eps * eps - 1)).sum(0) * (0.5 / S)",
+              _build_score),
+    SweepCase("kl_standard_normal", "q.kl_standard_normal(grad=True)",
+              "v = np.exp(lv); 0.5 * (v + mu * mu - 1 - lv), mu, 0.5 * (v - 1)", _build_kl),
+    SweepCase("log_prob", "q.log_prob(x)", "-0.5 * ((x - mu) ** 2 * np.exp(-lv) + lv) - 0.5 * log(2 pi)",
+              _build_log_prob),
+    SweepCase("estimate_grad", "estimate_grad(fn, q, 1, rng=rg), fn(z) = (z * z / 2, z)",
+              "eps = rng.standard_normal(...); sigma = np.exp(0.5 * lv); fn(mu + sigma * eps); "
+              "the pathwise expression", _build_estimate),
+    SweepCase("torch_rsample", "reparam.torch.rsample(mu, lv), z.sum().backward()",
+              "mu + torch.exp(0.5 * lv) * torch.randn_like(mu), z.sum().backward()", _build_torch,
+              needs_torch=True),
+)
+
+
+def _result_arrays(out: object) -> list[np.ndarray[Any, Any]]:
+    """_result_arrays(out)
+
+    A result (array, tensor, dict of gradients, or tuples of them) as a flat list of
+    NumPy arrays, in order.
+    """
+    if isinstance(out, dict):
+        return [a for v in out.values() for a in _result_arrays(v)]
+    if isinstance(out, tuple | list):
+        return [a for v in out for a in _result_arrays(v)]
+    if hasattr(out, "detach"):  # a torch tensor
+        return [np.asarray(out.detach().numpy())]
+    return [np.asarray(out)]
+
+
+def check_sweep(calls: SweepCalls, out_reparam: object, out_peer: object, dtype: Any) -> None:
+    """check_sweep(calls, out_reparam, out_peer, dtype)
+
+    Raise AssertionError unless both results have the same number of arrays, each of
+    the same shape, of `dtype` and finite, and reparam's matches ``calls.expected()``
+    to rounding (relative to the largest magnitude).
+    """
+    dt = np.dtype(dtype)
+    mine, theirs = _result_arrays(out_reparam), _result_arrays(out_peer)
+    if len(mine) != len(theirs):
+        raise AssertionError(f"reparam returned {len(mine)} arrays, the peer {len(theirs)}")
+    for k, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+        if a.shape != b.shape or a.dtype != dt or b.dtype != dt:
+            raise AssertionError(f"result {k}: reparam {a.shape} {a.dtype}, peer {b.shape} {b.dtype}, "
+                                 f"expected dtype {dt}")
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            raise AssertionError(f"result {k} is not finite")
+    if calls.expected is None:
+        return
+    want = theirs if calls.expected is calls.peer else _result_arrays(calls.expected())
+    tol = 1e-5 if dt == np.float32 else 1e-12
+    for k, (a, b) in enumerate(zip(mine, want, strict=True)):
+        scale = float(np.abs(b.astype(np.float64)).max()) if b.size else 0.0
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale, err_msg=f"result {k}")
+
+
+@dataclass
+class SweepResult:
+    """SweepResult(case, reparam, peer, n, shape, dtype, reparam_seconds, peer_seconds, ratio, ...)
+
+    One row of the sweep: the medians of one case at one size and dtype.
+
+    Attributes
+    ----------
+    case, reparam, peer : str
+        The `SweepCase`'s name, call and hand-written expression.
+    n : int
+        Values per call.
+    shape : list of int
+        The batch shape (gradients have one more, leading, sample axis of 1).
+    dtype : str
+    reparam_seconds, peer_seconds : float
+        Median seconds per call.
+    ratio : float
+        ``peer_seconds / reparam_seconds`` (above 1 = reparam faster).
+    reparam_spread, peer_spread : float
+        Interquartile range of the batch times over their median.
+    repeats : int
+        Timed batches per side.
+    reparam_loops, peer_loops : int
+        Calls per batch.
+    reparam_times, peer_times : list of float
+        Seconds per call of every batch.
+    """
+
+    case: str
+    reparam: str
+    peer: str
+    n: int
+    shape: list[int]
+    dtype: str
+    reparam_seconds: float
+    peer_seconds: float
+    ratio: float
+    reparam_spread: float
+    peer_spread: float
+    repeats: int
+    reparam_loops: int
+    peer_loops: int
+    reparam_times: list[float] = field(default_factory=list)
+    peer_times: list[float] = field(default_factory=list)
+
+
+def sweep_cases(torch: Any = None) -> list[SweepCase]:
+    """sweep_cases(torch=None)
+
+    The cases that can run: all but the torch one without `torch`.
+    """
+    return [c for c in SWEEP_CASES if torch is not None or not c.needs_torch]
+
+
+def run_sweep(
+    sizes: Sequence[int],
+    dtypes: Sequence[str] = DTYPES,
+    *,
+    quick: bool = False,
+    repeats: int | None = None,
+    min_time: float | None = None,
+    torch: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[SweepResult]:
+    """run_sweep(sizes, dtypes=DTYPES, *, quick=False, repeats=None, min_time=None, torch=None, progress=None)
+
+    Time every case of the sweep, reparam against its peer, at every size and dtype,
+    on one thread (reparam's and torch's thread counts are restored afterwards).
+
+    Each pair's results are checked against each other (`check_sweep`) first; then
+    the two calls are warmed up, calibrated and their batches interleaved as in
+    :func:`run_benchmarks`.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Values per call (see `sweep_shape`).
+    dtypes : sequence of str
+    quick, repeats, min_time
+        As in `BenchOptions`.
+    torch : module, optional
+        Also the torch case.
+    progress : callable, optional
+        Called with one line per (size, dtype).
+
+    Returns
+    -------
+    list of SweepResult
+        Ordered by case, then size, then dtype.
+    """
+    batch_time = min_time if min_time is not None else (0.005 if quick else 0.02)
+    warm_time = 0.05 if quick else 0.2
+    cases = sweep_cases(torch)
+    saved_threads = get_num_threads()
+    saved_torch = int(torch.get_num_threads()) if torch is not None else None
+    results: list[SweepResult] = []
+    groups = [(n, dtype) for n in sizes for dtype in dtypes]
+    try:
+        set_num_threads(1)
+        if torch is not None:
+            torch.set_num_threads(1)
+        for i, (n, dtype) in enumerate(groups, 1):
+            started = time.perf_counter()
+            if progress is not None:
+                progress(f"[{i}/{len(groups)}] n={_fmt_n(n)} {dtype}: {len(cases)} entry points")
+            inp = sweep_inputs(n, dtype)
+            reps = repeats if repeats is not None else _default_repeats(n, quick)
+            for case in cases:
+                calls = case.build(inp, torch)
+                check_sweep(calls, calls.reparam(), calls.peer(), dtype)
+                mine = _Candidate("reparam", case.reparam, "1", calls.reparam)
+                theirs = _Candidate("peer", case.peer, "1", calls.peer)
+                _time_candidates([mine, theirs], reps, warm_time, batch_time)
+                r_sec, p_sec = statistics.median(mine.times), statistics.median(theirs.times)
+                results.append(SweepResult(
+                    case=case.name, reparam=case.reparam, peer=case.peer, n=n, shape=list(inp.shape),
+                    dtype=dtype, reparam_seconds=r_sec, peer_seconds=p_sec, ratio=p_sec / r_sec,
+                    reparam_spread=_spread(mine.times), peer_spread=_spread(theirs.times), repeats=reps,
+                    reparam_loops=mine.loops, peer_loops=theirs.loops,
+                    reparam_times=list(mine.times), peer_times=list(theirs.times),
+                ))
+            del inp
+            if progress is not None:
+                progress(f"      done in {time.perf_counter() - started:.1f} s")
+    finally:
+        set_num_threads(saved_threads)
+        if torch is not None and saved_torch is not None:
+            torch.set_num_threads(saved_torch)
+    order = {c.name: k for k, c in enumerate(cases)}
+    return sorted(results, key=lambda r: (order[r.case], r.n, DTYPES.index(r.dtype)))
+
+
+def _fmt_us(seconds: float) -> str:
+    """_fmt_us(seconds)
+
+    Microseconds, about four significant digits.
+    """
+    return _fmt(seconds * 1e6)
+
+
+def _format_sweep(results: Sequence[SweepResult]) -> str:
+    """_format_sweep(results)
+
+    One Markdown table per entry point, then the ratios by entry point and size, one
+    table per dtype.
+    """
+    blocks: list[str] = []
+    names = list(dict.fromkeys(r.case for r in results))
+    for name in names:
+        rows = [r for r in results if r.case == name]
+        lines = [
+            f"{name}: reparam `{rows[0].reparam}`, peer `{rows[0].peer}`",
+            "",
+            "| n | shape | dtype | reparam us | peer us | peer/reparam | IQR reparam / peer |",
+            "|---:|:---|:---|---:|---:|---:|---:|",
+        ]
+        for r in rows:
+            shape = "x".join(map(str, r.shape))
+            lines.append(
+                f"| {_fmt_n(r.n)} | {shape} | {r.dtype} | {_fmt_us(r.reparam_seconds)} "
+                f"| {_fmt_us(r.peer_seconds)} | {r.ratio:.2f}x "
+                f"| {r.reparam_spread * 100:.0f}% / {r.peer_spread * 100:.0f}% |"
+            )
+        blocks.append("\n".join(lines))
+    sizes = sorted({r.n for r in results})
+    for dtype in DTYPES:
+        cells = {(r.case, r.n): r.ratio for r in results if r.dtype == dtype}
+        if not cells:
+            continue
+        lines = [
+            f"peer/reparam, {dtype} (> 1 = reparam faster)",
+            "",
+            "| entry point | " + " | ".join(_fmt_n(n) for n in sizes) + " |",
+            "|:---|" + "---:|" * len(sizes),
+        ]
+        for name in names:
+            row = [f"{cells[name, n]:.2f}x" if (name, n) in cells else "" for n in sizes]
+            lines.append(f"| {name} | " + " | ".join(row) + " |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _sweep_main(args: argparse.Namespace, args_list: Sequence[str], progress: Callable[[str], None]) -> int:
+    """_sweep_main(args, args_list, progress)
+
+    ``python -m reparam bench --sizes-sweep``: run the sweep and print its tables.
+    """
+    for flag, given in (("--threads", args.threads is not None), ("--all-paths", args.all_paths),
+                        ("--out", args.out), ("--plot", args.plot is not None)):
+        if given:
+            print(f"error: {flag} does not apply to --sizes-sweep (one thread, each call "
+                  "allocating its result, no plot)", file=sys.stderr)
+            return 2
+    torch = _optional_module("torch") if "torch" in args.libs else None
+    if "torch" in args.libs and torch is None:
+        progress("torch is not installed: no reparam.torch.rsample rows")
+    sizes = list(args.sizes or (SWEEP_QUICK_SIZES if args.quick else SWEEP_SIZES))
+    batch = args.min_time if args.min_time is not None else (0.005 if args.quick else 0.02)
+    reps = (
+        f"{args.repeats} timed batches"
+        if args.repeats is not None
+        else ("7/5/3" if args.quick else "21/15/7") + " timed batches for n <= 10**5 / <= 10**6 / larger"
+    )
+    settings = (
+        f"one thread (reparam and torch); median of {reps} (time.perf_counter), each call "
+        f"warmed up first and reparam's and the peer's batches interleaved; small n loops "
+        f"calls to >= {batch * 1e3:g} ms per batch; every call allocates its result; "
+        "shape (n/20, 20), gradients with a leading sample axis of 1; the two results "
+        "checked against each other first; peer/reparam > 1 = reparam faster"
+    )
+    command = shlex.join(["python", "-m", "reparam", "bench", *args_list])
+    info = _machine_info(torch, None)
+    progress(f"measuring {len(sweep_cases(torch))} entry points x {len(sizes)} sizes x {len(args.dtypes)} dtypes ...")
+    started = time.perf_counter()
+    results = run_sweep(sizes, args.dtypes, quick=args.quick, repeats=args.repeats, min_time=args.min_time,
+                        torch=torch, progress=progress)
+    progress(f"total {time.perf_counter() - started:.1f} s")
+    print(_format_header(command, info, settings))
+    print()
+    print(_format_sweep(results))
+    sys.stdout.flush()
+    if args.json:
+        payload = {
+            "command": command,
+            "machine": info,
+            "settings": settings,
+            "results": [asdict(r) for r in results],
+        }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=2)
+        progress(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """main(argv=None)
 
@@ -865,6 +1502,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = _build_parser().parse_args(args_list)
 
+    def progress(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    if args.sizes_sweep:
+        return _sweep_main(args, args_list, progress)
+
     plt: Any = None
     if args.plot:
         try:
@@ -872,10 +1515,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError as exc:
             print(f"error: --plot: {exc}", file=sys.stderr)
             return 2
-
-    def progress(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
     libs: list[str] = list(args.libs)
     torch = _optional_module("torch") if "torch" in libs else None
     jax = None
