@@ -1106,7 +1106,7 @@ def _build_estimate(inp: SweepInputs, torch: Any) -> SweepCalls:
     ``estimate_grad(fn, q, 1, rng=rg)`` against drawing eps with NumPy, z, fn(z) and the
     pathwise expression.
     """
-    from ._gradients import estimate_grad
+    from ._estimate import estimate_grad
 
     q, mu, lv, shape, dt = inp.q, inp.mu, inp.logvar, (1, *inp.shape), inp.dtype
     rg = default_rng(SEED)
