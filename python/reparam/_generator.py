@@ -395,6 +395,18 @@ class Generator:
             if res is not NotImplemented:
                 return res
         dt = _float_dtype(dtype, "normal")
+        if (out is None and size is None and type(loc) is np.ndarray and type(scale) is np.ndarray
+                and loc.dtype == dt and scale.dtype == dt and loc.shape == scale.shape and loc.ndim):
+            # arrays already in the output dtype and shape (the common call): no casts, the
+            # same arithmetic as below
+            if np.signbit(scale).any():
+                _check_scale(scale)
+            res = empty(loc.shape, dt, "normal")
+            _core.fill_normal(self._state, res)
+            with np.errstate(all="ignore"):
+                np.multiply(res, scale, out=res)
+                np.add(res, loc, out=res)
+            return res
         if out is not None and not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
         loc_a = _as_float64(loc, "loc")

@@ -21,10 +21,16 @@ __all__ = ["Noise", "Normal", "reparameterize"]
 
 
 Array = npt.NDArray[Any]
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
 
 
 def _float_array(x: Any, name: str) -> Array:
     """x as an array whose dtype decides the distribution's (ints give float64)."""
+    if type(x) is np.ndarray:  # the common case, without asarray's call
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be real numbers, got an array of dtype {x.dtype}")
+        return x
     try:
         a = np.asarray(x)
     except ValueError as exc:  # ragged nested lists
@@ -37,6 +43,11 @@ def _float_array(x: Any, name: str) -> Array:
 def _result_dtype(loc: Any, loc_a: Array, value: Any, val_a: Array) -> np.dtype[Any]:
     """float32 if every array input is float32 or narrower (Python scalars are weak);
     float64 otherwise, integers included."""
+    if type(loc) is np.ndarray and type(value) is np.ndarray:
+        if loc.dtype == value.dtype == _F32 or (loc.dtype.kind == value.dtype.kind == "f"
+                                                and max(loc.dtype.itemsize, value.dtype.itemsize) <= 4):
+            return _F32
+        return _F64
     arrays = [a for x, a in ((loc, loc_a), (value, val_a)) if isinstance(x, np.ndarray | np.generic) or _is_dask(x)]
     if arrays and all(a.dtype.kind == "f" and a.dtype.itemsize <= 4 for a in arrays):
         return np.dtype(np.float32)
@@ -152,14 +163,18 @@ class Normal(_NormalDescription):
 
     def __new__(cls, loc: Any = None, **params: Any) -> Normal:
         # Dask inputs stay lazy: reparam.dask.Normal has the same constructor and methods.
-        if cls is Normal and (_is_dask(loc) or any(_is_dask(v) for v in params.values())):
+        if (cls is Normal and "dask.array" in sys.modules
+                and (_is_dask(loc) or any(_is_dask(v) for v in params.values()))):
             dask_normal: Any = _backends.dask_entry("Normal")
             return dask_normal(loc, **params)  # type: ignore[no-any-return]
         return super().__new__(cls)
 
     def __init__(self, loc: Any, *, scale: Any = None, var: Any = None, logvar: Any = None,
                  logstd: Any = None, softplus: Any = None) -> None:
-        name, value = _one_param(scale=scale, var=var, logvar=logvar, logstd=logstd, softplus=softplus)
+        if logvar is not None and scale is None and var is None and logstd is None and softplus is None:
+            name, value = "logvar", logvar  # the VAE's call, without building a dict
+        else:
+            name, value = _one_param(scale=scale, var=var, logvar=logvar, logstd=logstd, softplus=softplus)
         loc_a = _float_array(loc, "loc")
         val_a = _float_array(value, name)
         dtype = self._dtype = _result_dtype(loc, loc_a, value, val_a)
