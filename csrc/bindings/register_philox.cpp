@@ -23,7 +23,7 @@ class StateLock {
     std::mutex& m = s_->mutex();
     bool got = m.try_lock();
     if (!got && blocking) {
-      py::gil_scoped_release nogil;
+      ReleasedGil nogil;
       if (timeout < 0) {
         m.lock();
         got = true;

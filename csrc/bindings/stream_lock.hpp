@@ -5,13 +5,14 @@
 
 #include <mutex>
 
+#include "gil.hpp"
 #include "pybind11.hpp"
 
 namespace reparam::bindings {
 
 inline void lock_without_deadlock(std::mutex& m) {
   if (m.try_lock()) return;
-  py::gil_scoped_release nogil;
+  ReleasedGil nogil;
   m.lock();
 }
 
