@@ -46,6 +46,9 @@ STEPS = {
     "rsample": "lambda: q.rsample(4, rng=g)",
     "pathwise_grad": ("lambda: (lambda z, e: q.pathwise_grad(np.ones_like(z), e))"
                       "(*q.rsample(4, rng=g, return_noise=True))"),
+    # one thread draws holding the lock, the other waits for it (GIL released)
+    "lock_wait": ("lambda lk=g.bit_generator.lock: "
+                  "[lk.acquire(), g.standard_normal(300), lk.release()]"),
     "score_grad": ("lambda: (lambda z, e: q.score_grad(np.ones(4, np.float32), e))"
                    "(*q.rsample(4, rng=g, return_noise=True))"),
 }
