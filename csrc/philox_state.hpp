@@ -22,6 +22,11 @@ struct NumpyBitgen {
   std::uint64_t (*next_raw)(void* st);
 };
 
+// The state's lock. Recursive: a thread that holds it (a user's `with bit_generator.lock:`)
+// can still call everything that takes it (state, draws, NumPy's Generator); timed: the
+// bindings wait in slices, to handle signals in between.
+using StreamMutex = std::recursive_timed_mutex;
+
 // A reserved range starts here (start in the caller's unit: words, or 64-bit slots).
 using Reservation = StreamPosition;
 
@@ -29,7 +34,7 @@ class PhiloxState {
  public:
   PhiloxState(std::uint64_t key, Counter128 next_block, std::uint32_t word);
 
-  std::mutex& mutex() { return mutex_; }
+  StreamMutex& mutex() { return mutex_; }
 
   // Reserves n words (Unit = 1) or n 64-bit slots (Unit = 2; a pending odd word is
   // skipped so slots start at an even word). Caller holds mutex().
@@ -58,7 +63,7 @@ class PhiloxState {
   std::uint32_t next_word();
 
  private:
-  std::mutex mutex_;
+  StreamMutex mutex_;
   std::uint32_t key_[2];
   Counter128 ctr_;       // counter of the block holding the next word
   std::uint32_t word_;   // 0..3, index of the next word in that block

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import ctypes
 import pickle
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -540,7 +541,13 @@ def test_capsule_and_lock() -> None:
     assert not p.lock.locked()
     with p.lock:
         assert p.lock.locked()
-        assert not p.lock.acquire(blocking=False)
+        # held: another thread cannot take it (the holder can: it is re-entrant, see
+        # test_philox_lock.py)
+        other: list[bool] = []
+        t = threading.Thread(target=lambda: other.append(p.lock.acquire(blocking=False)))
+        t.start()
+        t.join()
+        assert other == [False]
     assert not p.lock.locked()
     assert p.lock.acquire()
     p.lock.release()

@@ -10,6 +10,7 @@
 #include "../philox_state.hpp"
 #include "../stream.hpp"
 #include "../thread_pool.hpp"
+#include "gil.hpp"
 #include "pybind11.hpp"
 #include "stream_lock.hpp"
 
@@ -34,7 +35,7 @@ inline void run_fill(const Reservation& r, std::size_t n, T* data, Fn kernel) {
     return;
   }
   const bool streaming = n * sizeof(T) >= kStreamingBytes;
-  py::gil_scoped_release nogil;  // the kernel touches only `data` and the reservation
+  ReleasedGil nogil;  // the kernel touches only `data` and the reservation
   parallel_ranges(n, [&](std::size_t off, std::size_t count) {
     const StreamPosition p = stream_at(r.sk, r.start, off, sizeof(T) == 8 ? 2 : 1);
     kernel(p.sk, p.start, count, data + off, streaming);

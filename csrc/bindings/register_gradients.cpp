@@ -12,6 +12,7 @@
 
 #include "../dispatch.hpp"
 #include "../thread_pool.hpp"
+#include "gil.hpp"
 #include "param_kind.hpp"
 #include "stream_pos.hpp"
 
@@ -145,7 +146,7 @@ py::array_t<double> reduce(int score, bool stats, const py::object& noise, const
   double* res = result.mutable_data();
   std::fill(res, res + 4 * batch, 0.0);
   if (rows == 0 || batch == 0) return result;
-  py::gil_scoped_release nogil;  // the kernels read g/eps and write their own tiles only
+  ReleasedGil nogil;  // the kernels read g/eps and write their own tiles only
   reduce_sums(score | (stats ? 2 : 0), src, gp, rows, batch, wcols, inner, res, one_row ? 0 : batch, cen);
   return result;
 }
@@ -176,7 +177,7 @@ void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std
   if (rows == 0) throw py::value_error("pathwise needs at least one sample row");
   const NoiseSource<T> src = noise_source<T>(noise, rows * batch);
   const KernelTable& k = active_kernels();
-  py::gil_scoped_release nogil;
+  ReleasedGil nogil;
   auto finish = [&](const double* sx, const double* sy, std::size_t c0, std::size_t n) {
     if constexpr (sizeof(T) == 8)
       k.pathwise_finish_f64(sx, sy, pp + c0, kind, scale, n, lp + c0, dp + c0);
@@ -219,7 +220,7 @@ void dsigma(const py::array& param, int kind, const py::array& out) {
   const T* pp = input<T>(param, "param", n);
   double* op = output<double>(out, "out", n);
   const KernelTable& k = active_kernels();
-  py::gil_scoped_release nogil;
+  ReleasedGil nogil;
   if constexpr (sizeof(T) == 8) k.dsigma_f64(pp, kind, n, op); else k.dsigma_f32(pp, kind, n, op);
 }
 
@@ -238,7 +239,7 @@ void score_finish(const py::array& sums, const py::array& param, int kind, doubl
   T* lp = output<T>(d_loc, "d_loc", n);
   T* dp = output<T>(d_param, "d_param", n);
   const KernelTable& k = active_kernels();
-  py::gil_scoped_release nogil;
+  ReleasedGil nogil;
   constexpr std::size_t kChunk = 2048;
   auto task = [&](std::size_t t) {
     const std::size_t c0 = t * kChunk, m = std::min(n, c0 + kChunk) - c0;

@@ -69,7 +69,7 @@ py::object affine(PhiloxState& state, py::array& loc, py::array& param, int kind
     // streaming stores for outputs larger than the caches (as the fills), unless told
     const bool streaming =
         streaming_opt.is_none() ? total * sizeof(T) >= kStreamingBytes : streaming_opt.cast<bool>();
-    py::gil_scoped_release nogil;  // kernels touch only these buffers
+    ReleasedGil nogil;  // kernels touch only these buffers
     auto task = [&](std::size_t t) {
       const std::size_t rb = t / col_tiles, ct = t % col_tiles;
       const std::size_t r0 = rb * rblock, r1 = std::min(rows, r0 + rblock);
@@ -97,7 +97,7 @@ void sigma(py::array& param, int kind, py::array& out) {
   if (param.size() != out.size()) throw py::value_error("param and out must have the same size");
   const KernelTable& k = active_kernels();
   const std::size_t n = std::size_t(param.size());
-  py::gil_scoped_release nogil;
+  ReleasedGil nogil;
   if constexpr (sizeof(T) == 8) k.sigma_f64(p, kind, n, o); else k.sigma_f32(p, kind, n, o);
 }
 
@@ -132,7 +132,7 @@ py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, py::
   double* gl = grad ? d_loc.mutable_data() : nullptr;
   double* gp = grad ? d_param.mutable_data() : nullptr;
   {
-    py::gil_scoped_release nogil;
+    ReleasedGil nogil;
     normal_closed_form(static_cast<ClosedForm>(form), kind, n, l, p, xp, op, other_kind, v, gl, gp);
   }
   return py::make_tuple(value, d_loc, d_param);

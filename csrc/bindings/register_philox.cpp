@@ -3,8 +3,10 @@
 #include "pybind11.hpp"
 
 #include <atomic>
-#include <chrono>
+#include <cmath>
+#include <cstddef>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include "../philox_state.hpp"
@@ -14,36 +16,32 @@ namespace reparam::bindings {
 namespace {
 
 // Python face of the state's mutex: NumPy's Generator runs `with bit_generator.lock:`
-// around its calls into the capsule, and reparam's own calls take the same mutex.
+// around its calls into the capsule, and reparam's own calls take the same mutex. Like
+// threading.RLock: the holding thread may take it again (and call anything that takes
+// it), only the holder may release it, and waits are interruptible (stream_lock.hpp).
 class StateLock {
  public:
   explicit StateLock(std::shared_ptr<PhiloxState> s) : s_(std::move(s)) {}
 
   bool acquire(bool blocking, double timeout) {
-    std::mutex& m = s_->mutex();
-    bool got = m.try_lock();
-    if (!got && blocking) {
-      py::gil_scoped_release nogil;
-      if (timeout < 0) {
-        m.lock();
-        got = true;
-      } else {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
-        while (!(got = m.try_lock()) && std::chrono::steady_clock::now() < deadline)
-          std::this_thread::sleep_for(std::chrono::microseconds(50));
-      }
+    if (std::isnan(timeout)) throw py::value_error("timeout must be a number of seconds, got nan");
+    StreamMutex& m = s_->mutex();
+    const bool got = blocking ? lock_interruptibly(m, timeout) : m.try_lock();
+    if (got) {
+      owner_.store(std::this_thread::get_id());
+      depth_.fetch_add(1);
     }
-    if (got) held_.store(true);
     return got;
   }
-  // Like threading.Lock, any thread may release, but only a lock taken through acquire.
   void release() {
-    if (!held_.exchange(false)) throw std::runtime_error("release unlocked lock");
+    if (depth_.load() == 0 || owner_.load() != std::this_thread::get_id())
+      throw std::runtime_error("cannot release un-acquired lock");
+    if (depth_.fetch_sub(1) == 1) owner_.store(std::thread::id());
     s_->mutex().unlock();
   }
   bool locked() {
-    if (held_.load()) return true;
-    // Not held through this object, so this thread does not own it: try_lock is safe.
+    if (depth_.load() > 0) return true;
+    // Not held through this object: held by a call on another thread, if at all.
     if (s_->mutex().try_lock()) {
       s_->mutex().unlock();
       return false;
@@ -53,7 +51,10 @@ class StateLock {
 
  private:
   std::shared_ptr<PhiloxState> s_;
-  std::atomic<bool> held_{false};  // taken through acquire() and not yet released
+  // Taken through acquire() and not yet released: by whom, how many times. Written
+  // only by the holder, under the mutex; atomic for locked() and release() elsewhere.
+  std::atomic<std::thread::id> owner_{};
+  std::atomic<std::size_t> depth_{0};
 };
 
 Counter128 counter_from(std::uint64_t lo, std::uint64_t hi) {

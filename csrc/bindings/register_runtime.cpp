@@ -7,6 +7,7 @@
 #include "../dispatch.hpp"
 #include "../thread_pool.hpp"
 #include "fill.hpp"
+#include "gil.hpp"
 
 namespace reparam::bindings {
 
@@ -30,7 +31,7 @@ void register_runtime(py::module_& m) {
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw py::value_error("number of threads must be at least 1, got " + std::to_string(n));
     try {
-      py::gil_scoped_release nogil;  // joining workers may wait
+      ReleasedGil nogil;  // joining workers may wait
       set_num_threads(n);
     } catch (const std::system_error& e) {
       throw py::value_error("n=" + std::to_string(n) + ": cannot start that many threads (" + e.what() +

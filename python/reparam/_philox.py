@@ -66,7 +66,12 @@ class Philox:
     ``lock`` is held while positions of the stream are reserved; it is the lock
     ``numpy.random.Generator`` uses when driven by this bit generator, so
     ``np.random.Generator(Philox(0))`` draws NumPy's distributions from this stream
-    (``next_uint64`` joins two words, low word first).
+    (``next_uint64`` joins two words, low word first). It behaves as a
+    ``threading.RLock``: the thread holding it (``with p.lock:``, to read or set the
+    state consistently) can take it again and call every method, draw and NumPy
+    distribution; other threads wait until it is released. A signal handler that
+    raises interrupts a wait of the main thread (Ctrl-C: KeyboardInterrupt, nothing
+    drawn).
     """
 
     def __init__(
