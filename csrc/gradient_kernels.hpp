@@ -8,7 +8,8 @@
 // (std headers: included by sampler_kernels.cpp before the target namespace)
 
 constexpr std::size_t kReduceTile = 1024;  // columns per call at most
-constexpr std::size_t kChunkValues = 4096; // eps values generated per call (rows of a chunk)
+constexpr std::size_t kChunkValues = kReduceChunkValues; // eps values generated per call (rows of a chunk)
+static_assert(kLanes64 <= kMaxLanes64, "reduce_scratch (kernel_table.hpp) is sized for kMaxLanes64");
 constexpr std::size_t kPrefetchBytes = 1536; // how far ahead in each input row to prefetch
 constexpr std::size_t kSegment = 256;        // columns of a pass between calls of between()
 
@@ -103,7 +104,7 @@ template <bool Score, bool Stats, class T, class Between = NothingBetween>
 void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                           std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
                           std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
-                          const Centring& cen = {}, Between between = {}) {
+                          void* scratch, const Centring& cen = {}, Between between = {}) {
   const std::size_t width = c1 - c0;
   const std::size_t full = width - width % kLanes64;
   const std::size_t padded = full < width ? full + kLanes64 : full;
@@ -113,8 +114,13 @@ void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t 
   const std::size_t per_chunk = std::max<std::size_t>(1, kChunkValues / width);
   const std::size_t chunk = eps_in != nullptr ? std::max<std::size_t>(1, r1 - r0)
                                               : (per_chunk > 1 ? per_chunk - per_chunk % 2 : 1);
-  Scratch<T> ebuf(eps_in ? 0 : chunk * width + kLanes64), xbuf(Score ? 2 * padded : 0);
-  Scratch<T> et(kLanes64, T(0)), xt(kLanes64, T(0));  // the last partial vector, zero-padded
+  // eps generated (eps_in == nullptr) and weights spread over the columns (Score), in
+  // the caller's scratch (reduce_scratch: at most max(kChunkValues, width) + kLanes64
+  // and 2 * padded values)
+  unsigned char* const base = static_cast<unsigned char*>(scratch);
+  T* const ebuf = reinterpret_cast<T*>(base + reduce_scratch(width, sizeof(T)).eps);
+  T* const xbuf = reinterpret_cast<T*>(base + reduce_scratch(width, sizeof(T)).weights);
+  alignas(64) T et[kLanes64] = {}, xt[kLanes64] = {};  // the last partial vector, zero-padded
   const bool contiguous = c0 == 0 && c1 == batch;  // a chunk's rows are adjacent in the stream
   // (rows 1 and 3 only with Stats: without, acc may end after row 2)
   double* const a[4] = {acc, Stats ? acc + acc_stride : nullptr, acc + 2 * acc_stride,
@@ -136,12 +142,12 @@ void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t 
     if (eps_in == nullptr) {
       if (contiguous && one_side) {
         chunk_neg = mirror > 0 && i0 >= mirror;
-        fill_normal_any(sk, start, i0 - (chunk_neg ? mirror : 0), nr * width, ebuf.data());
+        fill_normal_any(sk, start, i0 - (chunk_neg ? mirror : 0), nr * width, ebuf);
       } else {
         for (std::size_t k = 0; k < nr; ++k) {
           const std::size_t i = i0 + k * batch;
           const bool neg = mirror > 0 && i >= mirror;
-          fill_normal_any(sk, start, i - (neg ? mirror : 0), width, ebuf.data() + k * width);
+          fill_normal_any(sk, start, i - (neg ? mirror : 0), width, ebuf + k * width);
         }
       }
     }
@@ -149,12 +155,12 @@ void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t 
     // into xbuf[slot]) and whether eps is negated (the antithetic half).
     auto row = [&](std::size_t k, int slot, const T*& e, const T*& x, bool& neg) {
       const std::size_t r = rc + k, i = i0 + k * batch;
-      e = eps_in != nullptr ? eps_in + i : ebuf.data() + k * width;
+      e = eps_in != nullptr ? eps_in + i : ebuf + k * width;
       neg = eps_in == nullptr && (contiguous && one_side ? chunk_neg : mirror > 0 && i >= mirror);
       x = g + r * g_stride + c0;
       if constexpr (Score) {
         const T* w = g + r * wcols;
-        T* xb = xbuf.data() + slot * padded;
+        T* xb = xbuf + slot * padded;
         if (inner == 1) {  // a weight per column
           if (cen.b == nullptr) {
             x = w + c0;  // read in place
@@ -222,10 +228,10 @@ void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t 
       }
       if (full < width) {  // the last few columns, through zero-padded copies, a row at a time
         for (int j = 0; j < rows; ++j) {
-          std::memcpy(et.data(), e[j] + full, (width - full) * sizeof(T));
-          std::memcpy(xt.data(), x[j] + full, (width - full) * sizeof(T));
-          const T* te[1] = {et.data()};
-          const T* tx[1] = {xt.data()};
+          std::memcpy(et, e[j] + full, (width - full) * sizeof(T));
+          std::memcpy(xt, x[j] + full, (width - full) * sizeof(T));
+          const T* te[1] = {et};
+          const T* tx[1] = {xt};
           accumulate_rows<1, Score, Stats, T>(te, tx, &neg[j], kLanes64, at, false, false);
         }
       }
@@ -256,23 +262,23 @@ template <bool Score, bool Stats, class T, class Between = NothingBetween>
 void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                  std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
                  std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
-                 const Centring& cen = {}, Between between = {}) {
+                 void* scratch, const Centring& cen = {}, Between between = {}) {
   if (r1 - r0 <= kReduceRowBlock) {
     reduce_rows_in_order<Score, Stats>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc,
-                                       acc_stride, g_stride, cen, between);
+                                       acc_stride, g_stride, scratch, cen, between);
     return;
   }
   const std::size_t width = c1 - c0;
-  Scratch<double> part(4 * width);
+  double* const part = static_cast<double*>(scratch);  // at offset 0 (reduce_scratch)
   for (std::size_t b0 = r0; b0 < r1; b0 += kReduceRowBlock) {
     const std::size_t b1 = std::min(r1, b0 + kReduceRowBlock);
     for (std::size_t i = 0; i < 4 * width; ++i) part[i] = 0.0;
     reduce_rows_in_order<Score, Stats>(sk, start, mirror, eps_in, g, wcols, inner, batch, b0, b1, c0, c1,
-                                       part.data(), width, g_stride, cen, between);
+                                       part, width, g_stride, scratch, cen, between);
     for (std::size_t q = 0; q < 4; ++q) {
       if (q % 2 == 1 && !Stats) continue;
       double* a = acc + q * acc_stride;
-      const double* p = part.data() + q * width;
+      const double* p = part + q * width;
       for (std::size_t c = 0; c < width; ++c) {
         const double v = a[c] + p[c];
         a[c] = v != v ? std::numeric_limits<double>::quiet_NaN() : v;  // the one NaN (canonical_nan)
@@ -285,26 +291,28 @@ template <class T>
 void reduce_any(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                 std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1,
                 std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride, std::size_t g_stride,
-                const Centring& cen) {
+                const Centring& cen, void* scratch) {
   switch (mode) {  // bit 0: score function, bit 1: also the sums of squares
-    case 0: return reduce_rows<false, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
-    case 1: return reduce_rows<true, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
-    case 2: return reduce_rows<false, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
-    default: return reduce_rows<true, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
+    case 0: return reduce_rows<false, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, scratch, cen);
+    case 1: return reduce_rows<true, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, scratch, cen);
+    case 2: return reduce_rows<false, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, scratch, cen);
+    default: return reduce_rows<true, true>(sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, scratch, cen);
   }
 }
 
 void reduce_f32(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
                 const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
                 std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride,
-                std::size_t g_stride, const Centring& cen) {
-  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
+                std::size_t g_stride, const Centring& cen, void* scratch) {
+  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen,
+             scratch);
 }
 void reduce_f64(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
                 const double* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
                 std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride,
-                std::size_t g_stride, const Centring& cen) {
-  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen);
+                std::size_t g_stride, const Centring& cen, void* scratch) {
+  reduce_any(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, acc_stride, g_stride, cen,
+             scratch);
 }
 
 // dsigma/dparam of each parameterization in float64, from the parameter itself; the
@@ -384,7 +392,7 @@ void pathwise_finish_kind(const double* sx, const double* sy, const T* param, do
 template <int Kind, class T>
 void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in,
                          const T* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
-                         std::size_t t1, const T* param, double scale, T* d_loc, T* d_param) {
+                         std::size_t t1, const T* param, double scale, T* d_loc, T* d_param, void* scratch) {
   // per tile parity: sum g at [0, kReduceTile), sum g * eps at [2 * kReduceTile, ...)
   alignas(64) double sums[2][3 * kReduceTile];
   const std::size_t passes = (rows + 1) / 2 * ((kReduceTile + kSegment - 1) / kSegment);
@@ -401,7 +409,8 @@ void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t m
     double* cur = sums[t % 2];
     std::fill(cur, cur + (c1 - c0), 0.0);
     std::fill(cur + 2 * kReduceTile, cur + 2 * kReduceTile + (c1 - c0), 0.0);
-    reduce_rows<false, false>(sk, start, mirror, eps_in, g, 1, 1, batch, 0, rows, c0, c1, cur, kReduceTile, g_stride, {},
+    reduce_rows<false, false>(sk, start, mirror, eps_in, g, 1, 1, batch, 0, rows, c0, c1, cur, kReduceTile, g_stride,
+                              scratch, {},
                               [&] { finish_upto(std::min(prev_n, done + slice)); });
     finish_upto(prev_n);  // what the slices left
     prev = cur;
@@ -417,22 +426,26 @@ void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t m
 template <class T>
 void pathwise_tiles_any(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
                         std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
-                        const T* param, int kind, double scale, T* d_loc, T* d_param) {
+                        const T* param, int kind, double scale, T* d_loc, T* d_param, void* scratch) {
   with_kind(kind, [&](auto k) {
     pathwise_tiles_kind<decltype(k)::value>(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, scale,
-                                            d_loc, d_param);
+                                            d_loc, d_param, scratch);
   });
 }
 
 void pathwise_tiles_f32(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
                         const float* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
-                        std::size_t t1, const float* param, int kind, double scale, float* d_loc, float* d_param) {
-  pathwise_tiles_any(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, kind, scale, d_loc, d_param);
+                        std::size_t t1, const float* param, int kind, double scale, float* d_loc, float* d_param,
+                        void* scratch) {
+  pathwise_tiles_any(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, kind, scale, d_loc, d_param,
+                     scratch);
 }
 void pathwise_tiles_f64(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
                         const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
-                        std::size_t t1, const double* param, int kind, double scale, double* d_loc, double* d_param) {
-  pathwise_tiles_any(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, kind, scale, d_loc, d_param);
+                        std::size_t t1, const double* param, int kind, double scale, double* d_loc, double* d_param,
+                        void* scratch) {
+  pathwise_tiles_any(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, kind, scale, d_loc, d_param,
+                     scratch);
 }
 
 template <class T>

@@ -17,6 +17,29 @@ namespace reparam {
 // blocks, not with the row count.
 constexpr std::size_t kReduceRowBlock = 4096;
 
+// eps values a reduction generates at a time (one row of a tile at least).
+constexpr std::size_t kReduceChunkValues = 4096;
+// float64 lanes of the widest target's vectors (AVX-512).
+constexpr std::size_t kMaxLanes64 = 8;
+
+// The scratch space of one reduction call (reduce_*, pathwise_tiles_*) over tiles of at
+// most `width` columns of values of value_size bytes: a block of `bytes` bytes that the
+// caller allocates (kernels do not allocate) and gives to one call at a time, holding
+// the row-block sums (4 * width float64) at offset 0, the generated eps at `eps` and two
+// rows of score-function weights at `weights`. Every part grows with width, so a block
+// for a width holds the parts of any narrower tile. The kernels write each part before
+// they read it: what a block held before never changes a result.
+struct ReduceScratch {
+  std::size_t eps, weights, bytes;
+};
+constexpr std::size_t round_up64(std::size_t n) { return (n + 63) / 64 * 64; }
+constexpr ReduceScratch reduce_scratch(std::size_t width, std::size_t value_size) {
+  const std::size_t part = round_up64(4 * width * sizeof(double));
+  const std::size_t eps = round_up64(((width > kReduceChunkValues ? width : kReduceChunkValues) + kMaxLanes64) * value_size);
+  const std::size_t weights = round_up64(2 * (width + kMaxLanes64) * value_size);
+  return {part, part + eps, part + eps + weights};
+}
+
 // The score function's weight of sample row r and weight column j from the values f:
 // w = T((f * a - b[j]) / c) when b is given (a baseline: the mean of f is a = 1, c = 1;
 // leave-one-out is a = rows, b = sum f, c = rows - 1), else f itself. In float64, each
@@ -68,15 +91,17 @@ struct KernelTable {
   // y = w * (eps^2 - 1) with w = g[r * wcols + c / inner] centred by cen; acc rows: sum x, sum x^2,
   // sum y, sum y^2 (the squares only with mode bit 1). eps is read from eps_in, or
   // regenerated at start + flat index (negated past mirror > 0). g_stride: batch, or 0
-  // when every row of the upstream gradient is the same row.
+  // when every row of the upstream gradient is the same row. scratch: a block of
+  // reduce_scratch(c1 - c0, sizeof(T)).bytes bytes, this call's alone.
   void (*reduce_f32)(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
                      const float* g, std::size_t wcols, std::size_t inner, std::size_t batch, std::size_t r0,
                      std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t acc_stride,
-                     std::size_t g_stride, const Centring& cen);
+                     std::size_t g_stride, const Centring& cen, void* scratch);
   void (*reduce_f64)(int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                      const double* eps_in, const double* g, std::size_t wcols, std::size_t inner,
                      std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
-                     double* acc, std::size_t acc_stride, std::size_t g_stride, const Centring& cen);
+                     double* acc, std::size_t acc_stride, std::size_t g_stride, const Centring& cen,
+                     void* scratch);
   // dsigma/dparam(param) in float64, elementwise (kind as above).
   void (*dsigma_f32)(const float* param, int kind, std::size_t n, double* out);
   void (*dsigma_f64)(const double* param, int kind, std::size_t n, double* out);
@@ -90,14 +115,15 @@ struct KernelTable {
   // (reduce_* over all rows, then pathwise_finish_* of the tile: the same bits),
   // written to d_loc[c] and d_param[c] for the tiles' columns c. Row r of g starts at
   // g + r * g_stride (batch, or 0 when every row of the upstream gradient is the same).
+  // scratch: a block of reduce_scratch(min(batch, 1024), sizeof(T)).bytes bytes, this call's alone.
   void (*pathwise_tiles_f32)(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
                              const float* g, std::size_t g_stride, std::size_t rows, std::size_t batch,
                              std::size_t t0, std::size_t t1, const float* param, int kind, double scale,
-                             float* d_loc, float* d_param);
+                             float* d_loc, float* d_param, void* scratch);
   void (*pathwise_tiles_f64)(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
                              const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch,
                              std::size_t t0, std::size_t t1, const double* param, int kind, double scale,
-                             double* d_loc, double* d_param);
+                             double* d_loc, double* d_param, void* scratch);
 };
 
 // One table per compiled target; nullptr for targets this build does not have.

@@ -5,10 +5,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <new>
 #include <type_traits>
 
 #if defined(_MSC_VER) && !defined(__clang__) && (defined(_M_X64) || defined(_M_IX86))
@@ -275,26 +273,6 @@ void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, d
     });
   });
 }
-
-// Heap scratch for the kernels below. Defined here, not std::vector: a std:: template
-// instantiated in this file would be compiled with this target's flags, and the linker
-// may keep that copy for callers on CPUs without the instruction set.
-template <class T>
-class Scratch {
- public:
-  explicit Scratch(std::size_t n, T fill = T()) : p_(static_cast<T*>(std::malloc((n ? n : 1) * sizeof(T)))) {
-    if (p_ == nullptr) throw std::bad_alloc();
-    for (std::size_t i = 0; i < n; ++i) p_[i] = fill;
-  }
-  ~Scratch() { std::free(p_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  T* data() { return p_; }
-  T& operator[](std::size_t i) { return p_[i]; }
-
- private:
-  T* p_;
-};
 
 #include "affine_kernels.hpp"
 #include "gradient_kernels.hpp"

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -72,13 +73,34 @@ NoiseSource<T> noise_source(const py::object& noise, std::size_t size) {
 template <class T>
 void call_reduce(const KernelTable& k, int mode, const NoiseSource<T>& src, const T* g, std::size_t wcols,
                  std::size_t inner, std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
-                 double* acc, std::size_t stride, std::size_t g_stride, const Centring& cen) {
+                 double* acc, std::size_t stride, std::size_t g_stride, const Centring& cen, void* scratch) {
   if constexpr (sizeof(T) == 8)
     k.reduce_f64(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride,
-                 g_stride, cen);
+                 g_stride, cen, scratch);
   else
     k.reduce_f32(mode, src.sk, src.start, src.mirror, src.eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride,
-                 g_stride, cen);
+                 g_stride, cen, scratch);
+}
+
+// The kernels' scratch for one call (kernels do not allocate): a block per thread slot
+// (parallel_for_slots), each for tiles of up to `width` columns of T. Allocated before
+// the parallel region, so a failed allocation is a MemoryError before any work.
+template <class T>
+class SlotScratch {
+ public:
+  SlotScratch(std::size_t slots, std::size_t width)
+      : bytes_(reduce_scratch(width, sizeof(T)).bytes),
+        block_(new double[(slots * bytes_ + sizeof(double) - 1) / sizeof(double)]) {}
+  void* slot(std::size_t s) { return reinterpret_cast<unsigned char*>(block_.get()) + s * bytes_; }
+
+ private:
+  std::size_t bytes_;
+  std::unique_ptr<double[]> block_;  // not zeroed: the kernels write before they read
+};
+
+// Threads a parallel call of `tasks` tasks may use (one scratch slot each).
+std::size_t slots_for(std::size_t tasks) {
+  return std::max<std::size_t>(1, std::min<std::size_t>(tasks, std::size_t(get_num_threads())));
 }
 
 // Rows per task: all of them when there are enough column tiles to share out (the
@@ -103,18 +125,21 @@ void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t r
   const std::size_t rblock = row_block(rows, batch);
   const std::size_t row_blocks = (rows + rblock - 1) / rblock;
   std::vector<double> partial(row_blocks > 1 ? row_blocks * 4 * batch : 0, 0.0);
-  auto task = [&](std::size_t t) {
+  const std::size_t tasks = row_blocks * col_tiles;
+  const bool parallel = rows * batch >= kParallelThreshold;
+  const std::size_t slots = parallel ? slots_for(tasks) : 1;
+  SlotScratch<T> scratch(slots, std::min(batch, kColTile));
+  auto task = [&](std::size_t t, std::size_t slot) {
     const std::size_t rb = t / col_tiles, ct = t % col_tiles;
     const std::size_t r0 = rb * rblock, r1 = std::min(rows, r0 + rblock);
     const std::size_t c0 = ct * kColTile, c1 = std::min(batch, c0 + kColTile);
     double* dst = (row_blocks > 1 ? partial.data() + rb * 4 * batch : res) + c0;
-    call_reduce(k, mode, src, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch, g_stride, cen);
+    call_reduce(k, mode, src, gp, wcols, inner, batch, r0, r1, c0, c1, dst, batch, g_stride, cen, scratch.slot(slot));
   };
-  const std::size_t tasks = row_blocks * col_tiles;
-  if (rows * batch < kParallelThreshold) {
-    for (std::size_t t = 0; t < tasks; ++t) task(t);
+  if (!parallel) {
+    for (std::size_t t = 0; t < tasks; ++t) task(t, 0);
   } else {
-    parallel_for(tasks, task);
+    parallel_for_slots(tasks, slots, task);
   }
   for (std::size_t rb = 0; rb < (row_blocks > 1 ? row_blocks : 0); ++rb)  // in block order
     for (std::size_t q = 0; q < nsums; ++q) {
@@ -198,19 +223,21 @@ void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std
   const std::size_t per_task =
       parallel ? std::clamp<std::size_t>(col_tiles / (4 * std::size_t(get_num_threads())), 1, 16) : col_tiles;
   const std::size_t tasks = (col_tiles + per_task - 1) / per_task;
-  auto task = [&](std::size_t t) {
+  const std::size_t slots = parallel && tasks > 1 ? slots_for(tasks) : 1;
+  SlotScratch<T> scratch(slots, std::min(batch, kColTile));
+  auto task = [&](std::size_t t, std::size_t slot) {
     const std::size_t t0 = t * per_task, t1 = std::min(col_tiles, t0 + per_task);
     if constexpr (sizeof(T) == 8)
       k.pathwise_tiles_f64(src.sk, src.start, src.mirror, src.eps_in, gp, g_stride, rows, batch, t0, t1, pp, kind, scale,
-                           lp, dp);
+                           lp, dp, scratch.slot(slot));
     else
       k.pathwise_tiles_f32(src.sk, src.start, src.mirror, src.eps_in, gp, g_stride, rows, batch, t0, t1, pp, kind, scale,
-                           lp, dp);
+                           lp, dp, scratch.slot(slot));
   };
-  if (parallel && tasks > 1) {
-    parallel_for(tasks, task);
+  if (slots > 1) {
+    parallel_for_slots(tasks, slots, task);
   } else {
-    for (std::size_t t = 0; t < tasks; ++t) task(t);
+    for (std::size_t t = 0; t < tasks; ++t) task(t, 0);
   }
 }
 

@@ -1,6 +1,8 @@
 // Which kernels run and on how many threads.
 #include "pybind11.hpp"
 
+#include <atomic>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -39,6 +41,31 @@ void register_runtime(py::module_& m) {
     }
   }, py::arg("n"));
   m.def("available_cores", &available_cores);
+  // Test-only (tests/test_pool_exceptions.py): parallel_for over n_tasks tasks of a little
+  // work each, task throw_at throwing std::runtime_error; checks that no task still runs
+  // when the exception reaches the caller. Returns the number of tasks that ran.
+  m.def("_test_parallel_throw", [](std::size_t n_tasks, std::size_t throw_at) {
+    std::atomic<int> running{0};
+    std::atomic<std::size_t> ran{0};
+    struct Running {
+      std::atomic<int>& n;
+      explicit Running(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+      ~Running() { n.fetch_sub(1); }
+    };
+    try {
+      parallel_for(n_tasks, [&](std::size_t i) {
+        const Running in_task(running);
+        volatile double x = 0;  // enough work that the workers take part
+        for (int k = 0; k < 20000; ++k) x = x + k;
+        ran.fetch_add(1);
+        if (i == throw_at) throw std::runtime_error("task " + std::to_string(i) + " failed");
+      });
+    } catch (...) {
+      if (running.load() != 0) throw std::logic_error("parallel_for returned while a task still ran");
+      throw;
+    }
+    return ran.load();
+  }, py::arg("n_tasks"), py::arg("throw_at"));
   m.attr("parallel_threshold") = kParallelThreshold;
   m.attr("task_size") = kTaskSize;
   m.attr("streaming_bytes") = kStreamingBytes;

@@ -579,17 +579,25 @@ void call_sigma(const KernelTable& k, const float* p, int kind, std::size_t n, f
 void call_sigma(const KernelTable& k, const double* p, int kind, std::size_t n, double* out) {
   k.sigma_f64(p, kind, n, out);
 }
+// The reductions' scratch block (kernel_table.hpp), for tiles of up to `width` columns.
+std::vector<double> scratch_for(std::size_t width, std::size_t value_size) {
+  return std::vector<double>(reparam::reduce_scratch(width, value_size).bytes / sizeof(double) + 1);
+}
 void call_reduce(const KernelTable& k, int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                  const float* eps_in, const float* g, std::size_t wcols, std::size_t inner, std::size_t batch,
                  std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride,
                  const reparam::Centring& rc_centring = {}) {
-  k.reduce_f32(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch, rc_centring);
+  std::vector<double> scratch = scratch_for(c1 - c0, sizeof(float));
+  k.reduce_f32(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch, rc_centring,
+               scratch.data());
 }
 void call_reduce(const KernelTable& k, int mode, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
                  const double* eps_in, const double* g, std::size_t wcols, std::size_t inner, std::size_t batch,
                  std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, double* acc, std::size_t stride,
                  const reparam::Centring& rc_centring = {}) {
-  k.reduce_f64(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch, rc_centring);
+  std::vector<double> scratch = scratch_for(c1 - c0, sizeof(double));
+  k.reduce_f64(mode, sk, start, mirror, eps_in, g, wcols, inner, batch, r0, r1, c0, c1, acc, stride, batch, rc_centring,
+               scratch.data());
 }
 void fill_normal_t(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t n, float* out) {
   k.fill_normal_f32(sk, start, n, out, false);
@@ -993,12 +1001,14 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
 void call_tiles(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps,
                 const float* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
                 std::size_t t1, const float* p, int kind, double scale, float* dl, float* dp) {
-  k.pathwise_tiles_f32(sk, start, mirror, eps, g, g_stride, rows, batch, t0, t1, p, kind, scale, dl, dp);
+  std::vector<double> scratch = scratch_for(std::min<std::size_t>(batch, 1024), sizeof(float));
+  k.pathwise_tiles_f32(sk, start, mirror, eps, g, g_stride, rows, batch, t0, t1, p, kind, scale, dl, dp, scratch.data());
 }
 void call_tiles(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps,
                 const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
                 std::size_t t1, const double* p, int kind, double scale, double* dl, double* dp) {
-  k.pathwise_tiles_f64(sk, start, mirror, eps, g, g_stride, rows, batch, t0, t1, p, kind, scale, dl, dp);
+  std::vector<double> scratch = scratch_for(std::min<std::size_t>(batch, 1024), sizeof(double));
+  k.pathwise_tiles_f64(sk, start, mirror, eps, g, g_stride, rows, batch, t0, t1, p, kind, scale, dl, dp, scratch.data());
 }
 
 template <class T>
