@@ -25,9 +25,11 @@ constexpr std::chrono::milliseconds kLockWaitSlice{20};
 inline bool lock_interruptibly(StreamMutex& m, double timeout = -1.0) {
   if (m.try_lock()) return true;
   using Clock = std::chrono::steady_clock;
+  // Above 1e9 s (31 years) as without limit, which also keeps the sum from overflowing.
+  const bool limited = timeout >= 0 && timeout <= 1e9;
   const Clock::time_point deadline =
-      timeout < 0 || timeout > 1e9 ? Clock::time_point::max()  // 1e9 s: beyond any wait, and no overflow
-                  : Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
+      limited ? Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout))
+              : Clock::time_point::max();
   for (;;) {
     const Clock::time_point now = Clock::now();
     if (now >= deadline) return false;
