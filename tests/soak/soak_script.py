@@ -17,11 +17,13 @@ import time
 import numpy as np
 
 import reparam
+from reparam import _core
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 600.0
 FORK_EVERY = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
 SIZES = (1, 7, 100, 255, 256, 1000, 4099, 65535, 65536, 1 << 17, 300_001)
 N_THREADS = 8
+REPLAYED = 300  # calls per worker replayed value by value at the end (all: by position)
 
 stop = threading.Event()
 failures: list[str] = []
@@ -54,7 +56,12 @@ def call(g: reparam.Generator, what: str, n: int, dt: type) -> bytes:
     return b"".join(np.ascontiguousarray(d[k]).tobytes() for k in sorted(d))
 
 
-def worker(seed: int, log: list[int], digest: list[str]) -> None:
+def values_drawn(what: str, n: int) -> int:
+    """How many stream values call `what` of size n takes (rsample/pathwise: rows x 5)."""
+    return n if what in ("draw", "out") else max(1, n // 5) * 5
+
+
+def worker(seed: int, log: list[int], digest: list[str], final: list[dict[str, object]]) -> None:
     g = reparam.default_rng(seed)
     h = hashlib.sha256()
     i = 0
@@ -62,6 +69,8 @@ def worker(seed: int, log: list[int], digest: list[str]) -> None:
         while not stop.is_set():
             what, n, dt = plan(seed, i)
             h.update(call(g, what, n, dt))
+            if i + 1 == REPLAYED:
+                digest.append(h.hexdigest())
             k = n // 3 + 1
             shared.standard_normal(k, dtype=np.float32)  # k words of the shared stream
             shared_words[seed] += k
@@ -69,7 +78,9 @@ def worker(seed: int, log: list[int], digest: list[str]) -> None:
     except BaseException as exc:  # reported, then the run fails
         failures.append(f"worker {seed}: {type(exc).__name__}: {exc}")
     log.append(i)
-    digest.append(h.hexdigest())
+    if i < REPLAYED:
+        digest.append(h.hexdigest())
+    final.append(g.bit_generator.state)
 
 
 def thread_changer() -> None:
@@ -108,7 +119,8 @@ def main() -> int:
     expect = reparam.default_rng(99).standard_normal(1 << 18, dtype=np.float32).tobytes()
     logs: list[list[int]] = [[] for _ in range(N_THREADS)]
     digests: list[list[str]] = [[] for _ in range(N_THREADS)]
-    threads = [threading.Thread(target=worker, args=(s, logs[s], digests[s])) for s in range(N_THREADS)]
+    finals: list[list[dict[str, object]]] = [[] for _ in range(N_THREADS)]
+    threads = [threading.Thread(target=worker, args=(s, logs[s], digests[s], finals[s])) for s in range(N_THREADS)]
     threads.append(threading.Thread(target=thread_changer))
     for t in threads:
         t.start()
@@ -130,17 +142,24 @@ def main() -> int:
     if failures:
         print("SOAK FAILED:", *failures, sep="\n  ")
         return 1
-    # replay every worker alone, on one thread: the same calls give the same bytes
+    # replay every worker alone: its first REPLAYED calls value by value (the same bytes),
+    # and every call's reservation, which must end where the worker's generator ended
     reparam.set_num_threads(1)
     calls = 0
     for s in range(N_THREADS):
         g = reparam.default_rng(s)
         h = hashlib.sha256()
-        for i in range(logs[s][0]):
+        for i in range(min(logs[s][0], REPLAYED)):
             h.update(call(g, *plan(s, i)))
-        calls += logs[s][0]
         if h.hexdigest() != digests[s][0]:
             print(f"SOAK FAILED: worker {s} results differ from a one-thread replay")
+            return 1
+        for i in range(min(logs[s][0], REPLAYED), logs[s][0]):
+            what, n, dt = plan(s, i)
+            _core.stream_reserve(g.bit_generator._state, values_drawn(what, n), 2 if dt is np.float64 else 1)
+        calls += logs[s][0]
+        if g.bit_generator.state != finals[s][0]:
+            print(f"SOAK FAILED: worker {s}'s stream ended elsewhere than its calls' positions")
             return 1
     ref = reparam.default_rng(12345)
     ref.bit_generator.advance(sum(shared_words))
