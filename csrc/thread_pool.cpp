@@ -238,7 +238,7 @@ int initial_threads() {
   return available_cores();
 }
 
-// The pool in use: replaced in a forked child (after_fork_child).
+// The pool (rebuilt in place in a forked child: after_fork_child).
 std::atomic<Pool*> g_pool{nullptr};
 
 #if !defined(_WIN32)
@@ -262,17 +262,19 @@ void after_fork_parent() {
   g_pool.load()->unlock_after_fork();
 }
 
-// In the child the workers do not exist, and the old pool's mutexes and condition
-// variables may still record them (as waiters or owners): touching them could hang.
-// The old pool is left as it is (never destroyed: its threads cannot be joined) and a
-// new one with the same count takes over, starting its workers on its first call.
+// In the child the workers do not exist, and the pool's mutexes and condition variables
+// may still record them (as waiters or owners): using them could hang, and joining the
+// threads would. So a new pool with the same count is built in the old one's storage,
+// without running the old one's destructor (its worker list is leaked) and without
+// allocating (an allocator may hold its locks around fork); it starts its workers on
+// its first parallel call.
 void after_fork_child() {
   g_fork_locked = false;
   t_in_call = false;
-  Pool* old = g_pool.load();
-  if (old == nullptr) return;
-  Pool* fresh = new (std::nothrow) Pool(old->size(), false);  // allocates nothing else
-  if (fresh != nullptr) g_pool.store(fresh);
+  Pool* p = g_pool.load();
+  if (p == nullptr) return;
+  const int threads = p->size();
+  new (p) Pool(threads, false);
 }
 #endif
 
