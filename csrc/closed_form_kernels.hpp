@@ -243,6 +243,10 @@ REPARAM_INLINE void closed_vector(V l, V p, V x, V osig, V olog, V& v, V& gl, V&
 
 constexpr std::size_t kTile = 512;  // values per step (the other's sigma buffered per step)
 
+// Vectors per step of the closed forms (their chains interleaved): the sigma kernels' pack
+// size, at most 4 (the closed forms hold more values per vector).
+constexpr int kPack = kSigmaPack < 4 ? kSigmaPack : 4;
+
 // The other distribution's sigma and log sigma for n <= kTile parameters (Kl), into
 // buffers padded to whole vectors.
 template <int Kind, class T>
@@ -279,6 +283,25 @@ void closed_tile(std::size_t n, const T* loc, const T* param, const T* x, const 
     }
   };
   std::size_t j = 0;
+  // kPack vectors at a time (their long dependency chains interleaved; vec_pack.hpp)
+  for (; j + kPack * kLanes64 <= n; j += kPack * kLanes64) {
+    using P = VecN<F64, kPack>;
+    P rv, rl = lift<P>(zero), rp = lift<P>(zero);
+    const P xv = kX ? load_members<kPack>(x + j) : lift<P>(zero);
+    const P ov = kOther ? load_members<kPack>(osig + j) : lift<P>(zero);
+    const P lv = kOther ? load_members<kPack>(olog + j) : lift<P>(zero);
+    closed_vector<Form, Kind, Grad>(load_members<kPack>(loc + j), load_members<kPack>(param + j), xv, ov, lv, rv, rl,
+                                    rp);
+    for_each_member<kPack>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      const std::size_t q = j + g * kLanes64;
+      store(value + q, canonical_nan(at<g>(rv)));
+      if constexpr (Grad) {
+        store(d_loc + q, canonical_nan(at<g>(rl)));
+        store(d_param + q, canonical_nan(at<g>(rp)));
+      }
+    });
+  }
   for (; j + kLanes64 <= n; j += kLanes64)
     one_vector(loc + j, param + j, kX ? x + j : nullptr, osig + j, olog + j, value + j, Grad ? d_loc + j : nullptr,
                Grad ? d_param + j : nullptr);
