@@ -124,6 +124,19 @@ struct KernelTable {
                              const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch,
                              std::size_t t0, std::size_t t1, const double* param, int kind, double scale,
                              double* d_loc, double* d_param, void* scratch);
+  // The closed forms of the Normal over n values (closed_forms.hpp: form, the
+  // ClosedForm; kind and other_kind: ParamKind), float64 arithmetic from the inputs as
+  // they are: loc, param, x (z for log_prob, the other's loc for kl; else unused),
+  // other (the other's parameter for kl). Outputs: value and, when d_loc and d_param
+  // are both non-null, the derivatives by loc and param; float32 outputs are the
+  // float64 results rounded once. NaN results are the canonical quiet NaN.
+  void (*closed_form_f32)(int form, int kind, int other_kind, std::size_t n, const float* loc, const float* param,
+                          const float* x, const float* other, float* value, float* d_loc, float* d_param);
+  void (*closed_form_f32_to_f64)(int form, int kind, int other_kind, std::size_t n, const float* loc,
+                                 const float* param, const float* x, const float* other, double* value,
+                                 double* d_loc, double* d_param);
+  void (*closed_form_f64)(int form, int kind, int other_kind, std::size_t n, const double* loc, const double* param,
+                          const double* x, const double* other, double* value, double* d_loc, double* d_param);
 };
 
 // One table per compiled target; nullptr for targets this build does not have.

@@ -101,22 +101,22 @@ void sigma(py::array& param, int kind, py::array& out) {
   if constexpr (sizeof(T) == 8) k.sigma_f64(p, kind, n, o); else k.sigma_f32(p, kind, n, o);
 }
 
-// All inputs float64, C-contiguous, of one size n (the caller broadcasts them).
-py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, py::object x, py::object other_param,
-                      int other_kind, bool grad) {
-  if (form < 0 || form > 3) throw py::value_error("form must be in [0, 3], got " + std::to_string(form));
-  checked_kind(kind);
-  checked_kind(other_kind, "other_kind");
+// The closed forms: inputs of one dtype T (float32 or float64), C-contiguous, of one
+// size n (the caller broadcasts them); outputs of dtype T, or float64 with wide (for a
+// caller that sums float32 gradients over broadcast axes in float64 first).
+template <class T>
+py::tuple closed_form_t(int form, int kind, py::array& loc, py::array& param, const py::object& x,
+                        const py::object& other_param, int other_kind, bool grad, bool wide) {
   const std::size_t n = std::size_t(loc.size());
   auto input = [n](py::array& a, const char* what) {
     if (std::size_t(a.size()) != n) throw py::value_error(std::string(what) + " must have the size of loc");
-    return contiguous_data<double>(a, what, false);
+    return contiguous_data<T>(a, what, false);
   };
-  const double* l = input(loc, "loc");
-  const double* p = input(param, "param");
+  const T* l = input(loc, "loc");
+  const T* p = input(param, "param");
   py::array xa, oa;
-  const double* xp = nullptr;
-  const double* op = nullptr;
+  const T* xp = nullptr;
+  const T* op = nullptr;
   if (!x.is_none()) {
     xa = py::array(x);
     xp = input(xa, "x");
@@ -125,25 +125,53 @@ py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, py::
     oa = py::array(other_param);
     op = input(oa, "other_param");
   }
-  if ((form == 0 || form == 2) && xp == nullptr) throw py::value_error("x is required for this form");
-  if (form == 2 && op == nullptr) throw py::value_error("other_param is required for kl");
-  py::array_t<double> value(n), d_loc(grad ? n : 0), d_param(grad ? n : 0);
-  double* v = value.mutable_data();
-  double* gl = grad ? d_loc.mutable_data() : nullptr;
-  double* gp = grad ? d_param.mutable_data() : nullptr;
-  {
-    ReleasedGil nogil;
-    normal_closed_form(static_cast<ClosedForm>(form), kind, n, l, p, xp, op, other_kind, v, gl, gp);
+  if ((form == int(ClosedForm::LogProb) || form == int(ClosedForm::Kl)) && xp == nullptr)
+    throw py::value_error("x is required for this form");
+  if (form == int(ClosedForm::Kl) && op == nullptr) throw py::value_error("other_param is required for kl");
+  const KernelTable& k = active_kernels();
+  auto run = [&](auto* tag) {
+    using U = std::remove_pointer_t<decltype(tag)>;
+    py::array_t<U> value(n), d_loc(grad ? n : 0), d_param(grad ? n : 0);
+    U* v = value.mutable_data();
+    U* gl = grad ? d_loc.mutable_data() : nullptr;
+    U* gp = grad ? d_param.mutable_data() : nullptr;
+    {
+      ReleasedGil nogil;  // the kernels touch only these buffers
+      // elementwise: any split gives the same values
+      parallel_ranges(n, [&](std::size_t i, std::size_t m) {
+        auto at = [i](auto* ptr) { return ptr ? ptr + i : nullptr; };
+        if constexpr (sizeof(T) == 8 && sizeof(U) == 8)
+          k.closed_form_f64(form, kind, other_kind, m, l + i, p + i, at(xp), at(op), v + i, at(gl), at(gp));
+        else if constexpr (sizeof(U) == 8)
+          k.closed_form_f32_to_f64(form, kind, other_kind, m, l + i, p + i, at(xp), at(op), v + i, at(gl), at(gp));
+        else if constexpr (sizeof(T) == 4)
+          k.closed_form_f32(form, kind, other_kind, m, l + i, p + i, at(xp), at(op), v + i, at(gl), at(gp));
+      });
+    }
+    return py::make_tuple(value, d_loc, d_param);
+  };
+  if constexpr (sizeof(T) == 4) {
+    if (!wide) return run(static_cast<float*>(nullptr));
   }
-  return py::make_tuple(value, d_loc, d_param);
+  return run(static_cast<double*>(nullptr));
+}
+
+py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, const py::object& x,
+                      const py::object& other_param, int other_kind, bool grad, bool wide) {
+  if (form < 0 || form > 3) throw py::value_error("form must be in [0, 3], got " + std::to_string(form));
+  checked_kind(kind);
+  checked_kind(other_kind, "other_kind");
+  if (has_dtype<float>(loc)) return closed_form_t<float>(form, kind, loc, param, x, other_param, other_kind, grad, wide);
+  return closed_form_t<double>(form, kind, loc, param, x, other_param, other_kind, grad, wide);
 }
 
 }  // namespace
 
 void register_normal(py::module_& m) {
   m.def("closed_form", &closed_form, py::arg("form"), py::arg("kind"), py::arg("loc"), py::arg("param"),
-        py::arg("x"), py::arg("other_param"), py::arg("other_kind"), py::arg("grad"),
-        "Elementwise log_prob (0), entropy (1), kl (2), kl_standard_normal (3) and gradients, in float64.");
+        py::arg("x"), py::arg("other_param"), py::arg("other_kind"), py::arg("grad"), py::arg("wide") = false,
+        "Elementwise log_prob (0), entropy (1), kl (2), kl_standard_normal (3) and gradients, computed in "
+        "float64 from float32 or float64 inputs (all of loc's dtype); results of that dtype, or float64 with wide.");
   py::tuple names(kParamCount);
   for (int i = 0; i < kParamCount; ++i) names[i] = py::str(kParamNames[i]);
   m.attr("PARAM_NAMES") = names;  // index = the kind value

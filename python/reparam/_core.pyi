@@ -96,13 +96,14 @@ def sigma(param: npt.NDArray[Any], kind: int, out: npt.NDArray[Any]) -> None: ..
 def closed_form(
     form: int,
     kind: int,
-    loc: npt.NDArray[np.float64],
-    param: npt.NDArray[np.float64],
-    x: npt.NDArray[np.float64] | None,
-    other_param: npt.NDArray[np.float64] | None,
+    loc: npt.NDArray[Any],
+    param: npt.NDArray[Any],
+    x: npt.NDArray[Any] | None,
+    other_param: npt.NDArray[Any] | None,
     other_kind: int,
     grad: bool,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+    wide: bool = False,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]: ...
 def reduce_estimator(
     score: int,
     stats: bool,

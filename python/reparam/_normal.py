@@ -474,13 +474,20 @@ class Normal(_NormalDescription):
         shape = loc.shape
         if any(a.shape != shape for a in arrays):
             shape = broadcast_shapes(*(a.shape for a in arrays))
-        flat = [a.reshape(-1) if a.shape == shape and a.dtype == np.float64 and a.flags.c_contiguous
-                else np.require(np.broadcast_to(a, shape), np.float64, ("C", "A")).ravel() for a in arrays]
+        # The core computes in float64 from float32 or float64 inputs of one dtype: float32
+        # when every input is (results rounded once to float32 there, so no cast copies
+        # either way), else float64 with the results cast below.
+        dt = self._dtype if all(a.dtype == self._dtype for a in arrays) else np.dtype(np.float64)
+        flat = [a.reshape(-1) if a.shape == shape and a.flags.c_contiguous
+                else np.require(np.broadcast_to(a, shape), dt, ("C", "A")).ravel()
+                for a in (a if a.dtype == dt else a.astype(dt) for a in arrays)]
+        # float32 gradients summed over broadcast axes: summed in float64, then rounded
+        wide = grad and dt != np.float64 and (loc.shape != shape or par.shape != shape)
         value, d_loc, d_param = _core.closed_form(
             form, self._kind, flat[0], flat[1], flat[2] if x is not None else None,
             flat[3] if other is not None else None,
-            other._kind if other is not None else 0, grad)
-        if self._dtype == np.float64:  # the core's float64 results as they are
+            other._kind if other is not None else 0, grad, wide)
+        if value.dtype == self._dtype:  # the core's results as they are
             v = value.reshape(shape)
             if not grad:
                 return v
