@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from stream_helpers import using_target
 
 import reparam
 from reparam import _core
-from stream_helpers import using_target
 
 TARGETS = tuple(_core.supported_targets())
 SPECIAL = [0.0, 5e-324, 1e-310, 2.2250738585072014e-308, 1e-300, 1e-200, 1e-20, 1e-12, 1e-8, 2**-52,
