@@ -5,7 +5,7 @@
 # second under qemu-user, and diffs the two target-independent dumps. Each run also
 # checks in-process that every target it can execute equals its own scalar target.
 # Kernels: the stream fills (raw, normal, uniform) and the fused affine_normal, sigma,
-# chain-rule (dsigma, pathwise_finish), gradient-reduction and pathwise-tiles kernels (NaN and inf
+# chain-rule (dsigma, pathwise_finish), gradient-reduction, pathwise-tiles and closed-form kernels (NaN and inf
 # inputs included; compared as bytes). When the dumps differ, the first differing
 # affine/reduce cases are rerun with --only and their differing values shown.
 #

@@ -1169,6 +1169,83 @@ void run_new_kernels(const std::vector<Target>& targets, std::vector<NewTotals>&
 
 }  // namespace
 
+// ---- the closed forms of the Normal (closed_form_f32, _f32_to_f64, _f64): every form,
+// parameterization (and the other's, for kl) over edge inputs, each target equal to scalar
+// bit for bit; the scalar checksum is printed (target-independent, so the aarch64 dump
+// must print the same).
+std::vector<double> closed_inputs(int which) {
+  static const double kSpecial[] = {0.0, 5e-324, 1e-310, 2.2250738585072014e-308, 1e-300, 1e-20, 1e-8,
+                                    0x1p-52, 0.5, 0.5413248546129181, 1.0 - 0x1p-53, 1.0, 1.0 + 0x1p-52, 2.0,
+                                    30.0, 350.0, 700.0, 700.1, 710.0, 800.0, 1001.0, 1e20, 1e300,
+                                    1.7976931348623157e308, HUGE_VAL, NAN};
+  constexpr std::size_t kS = sizeof kSpecial / sizeof kSpecial[0];
+  std::vector<double> v;
+  for (std::size_t a = 0; a < 2 * kS; ++a)
+    for (std::size_t b = 0; b < 2 * kS; ++b) {
+      const std::size_t k = which == 0 ? a : which == 1 ? b : (a * 7 + b * 3 + std::size_t(which)) % (2 * kS);
+      v.push_back(k < kS ? kSpecial[k] : -kSpecial[k - kS]);
+    }
+  std::uint64_t st = 0x9E3779B97F4A7C15ull * std::uint64_t(which + 1);
+  for (int i = 0; i < 3001; ++i) {  // sigma near 1 and wide values (an odd count: partial vectors)
+    st = st * 6364136223846793005ull + 1442695040888963407ull;
+    const double u = double(st >> 11) * 0x1p-53;
+    v.push_back(i % 3 == 0 ? (u - 0.5) * 3.0 : i % 3 == 1 ? 1.0 + (u - 0.5) * 1e-6 : (u - 0.5) * 600.0);
+  }
+  return v;
+}
+
+int run_closed_forms(const std::vector<Target>& targets) {
+  const std::vector<double> loc = closed_inputs(0), par = closed_inputs(1), x = closed_inputs(2),
+                            other = closed_inputs(3);
+  const std::size_t n = loc.size();
+  std::vector<float> loc32(n), par32(n), x32(n), other32(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    loc32[i] = float(loc[i]);
+    par32[i] = float(par[i]);
+    x32[i] = float(x[i]);
+    other32[i] = float(other[i]);
+  }
+  std::uint64_t hash = kFnvOffset;
+  int cases = 0;
+  for (int form = 0; form < 4; ++form)
+    for (int kind = 0; kind < 5; ++kind)
+      for (int ok = 0; ok < (form == 2 ? 5 : 1); ++ok)
+        for (int dt = 0; dt < 3; ++dt) {  // f64, f32, f32 to f64
+          std::vector<std::uint64_t> ref;
+          for (std::size_t t = 0; t < targets.size(); ++t) {
+            const KernelTable& k = *targets[t].table;
+            std::vector<std::uint64_t> bits;
+            if (dt == 1) {
+              std::vector<float> v(n), gl(n), gp(n);
+              k.closed_form_f32(form, kind, ok, n, loc32.data(), par32.data(), x32.data(), other32.data(), v.data(),
+                                gl.data(), gp.data());
+              for (const auto* a : {&v, &gl, &gp})
+                for (float f : *a) bits.push_back(bits_of(f));
+            } else {
+              std::vector<double> v(n), gl(n), gp(n);
+              if (dt == 0)
+                k.closed_form_f64(form, kind, ok, n, loc.data(), par.data(), x.data(), other.data(), v.data(),
+                                  gl.data(), gp.data());
+              else
+                k.closed_form_f32_to_f64(form, kind, ok, n, loc32.data(), par32.data(), x32.data(), other32.data(),
+                                         v.data(), gl.data(), gp.data());
+              for (const auto* a : {&v, &gl, &gp})
+                for (double f : *a) bits.push_back(bits_of(f));
+            }
+            if (t == 0) {
+              ref = bits;
+              hash = fnv1a(ref.data(), ref.size(), hash);
+            } else if (bits != ref) {
+              fail("closed_form form=%d kind=%d other_kind=%d dtype=%d: %s differs from scalar", form, kind, ok, dt,
+                   targets[t].name.c_str());
+            }
+          }
+          ++cases;
+        }
+  std::printf("total closed_forms cases=%d values=%zu fnv=%016" PRIx64 "\n", cases, n, hash);
+  return cases;
+}
+
 int main(int argc, char** argv) {
   bool quick = false;
   for (int i = 1; i < argc; ++i) {
@@ -1305,6 +1382,7 @@ int main(int argc, char** argv) {
   // The fused affine, sigma and reduction kernels (lines a<id>, s<id>, r<id>).
   std::printf("# affine_normal, sigma, reduce: every target and tiling equals scalar (tiling bind); values below\n");
   run_new_kernels(targets, new_totals);
+  run_closed_forms(targets);
   for (int k = 0; k < kNumNewKinds; ++k)
     std::printf("total %s cases=%zu values=%" PRIu64 " fnv=%016" PRIx64 "\n", kNewKindName[k], new_totals[k].cases,
                 new_totals[k].values, new_totals[k].hash);
