@@ -1,6 +1,6 @@
 """The package's modules form layers (issue 14): no import circle, and nothing below
 reparam.dask and reparam.torch imports them (Dask inputs reach reparam.dask through the
-registry in reparam._backends). Every import is read from the source, lazy ones too."""
+registry in reparam._backends). Every import is read from the source, lazy and typing-only ones too."""
 
 from __future__ import annotations
 
@@ -13,28 +13,13 @@ PKG = pathlib.Path(reparam.__file__).parent
 BRIDGES = {"dask", "torch"}
 
 
-def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node except those under ``if TYPE_CHECKING:`` (imports for annotations only)."""
-    out: list[ast.AST] = []
-    todo = [tree]
-    while todo:
-        node = todo.pop()
-        out.append(node)
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
-                todo.extend(child.orelse)
-                continue
-            todo.append(child)
-    return out
-
-
 def package_imports() -> dict[str, set[str]]:
     """module -> the package modules it imports anywhere in its source."""
     graph: dict[str, set[str]] = {}
     for f in PKG.glob("*.py"):
         name = f.stem
         deps: set[str] = set()
-        for node in runtime_nodes(ast.parse(f.read_text())):
+        for node in ast.walk(ast.parse(f.read_text())):  # typing-only imports count too
             if isinstance(node, ast.ImportFrom) and node.level == 1:
                 if node.module:
                     deps.add(node.module.split(".")[0])

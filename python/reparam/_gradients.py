@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -24,12 +24,34 @@ from ._arrays import _check_bool, _sum_to, _usable
 from ._shapes import empty_pair
 from ._stream import Noise
 
-if TYPE_CHECKING:
-    from ._normal import Normal
+Array = npt.NDArray[Any]
+
+
+class Normal(Protocol):
+    """What the estimators read of a `reparam.Normal` (a protocol, so that this module
+    does not import the one that calls it)."""
+
+    _batch_shape: tuple[int, ...]
+    _dtype: np.dtype[Any]
+    _kind: int
+    _name: str
+    _loc_src: Array
+    _par_src: Array
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]: ...
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+    @property
+    def loc(self) -> Array: ...
+    @property
+    def param(self) -> Array: ...
+    @property
+    def param_name(self) -> str: ...
+    def _batch_arrays(self) -> tuple[Array, Array]: ...
 
 __all__ = ["pathwise_grad", "score_grad"]
 
-Array = npt.NDArray[Any]
 
 
 def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
