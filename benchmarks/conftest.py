@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,18 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         reparam.set_num_threads(saved)
+
+
+@pytest.fixture
+def torch_1thread() -> Iterator[Any]:
+    """The torch module on one intra-op thread (skips without torch); restored after."""
+    torch = pytest.importorskip("torch")
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield torch
+    finally:
+        torch.set_num_threads(saved)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -81,18 +81,6 @@ def run(benchmark: Any, samples: int, fn: Callable[[], Any]) -> Any:
         while time.perf_counter() < end:
             fn()
     return benchmark(fn)
-
-
-@pytest.fixture
-def torch_1thread() -> Iterator[Any]:
-    """The torch module on one intra-op thread (skips without torch); restored after."""
-    torch = pytest.importorskip("torch")
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield torch
-    finally:
-        torch.set_num_threads(saved)
 
 
 # ------------------------------------------------------------------------------ rows

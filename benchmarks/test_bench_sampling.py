@@ -91,21 +91,6 @@ def reparam_threads() -> Iterator[Callable[[int], None]]:
 
 
 @pytest.fixture
-def torch_1thread() -> Iterator[Any]:
-    """torch_1thread()
-
-    The torch module on one intra-op thread (skips without torch); restored after.
-    """
-    torch = pytest.importorskip("torch")
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield torch
-    finally:
-        torch.set_num_threads(saved)
-
-
-@pytest.fixture
 def jax_x64() -> Iterator[Any]:
     """jax_x64()
 

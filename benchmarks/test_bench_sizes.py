@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -105,18 +104,9 @@ def inputs(n: int, dtype: str) -> _bench.SweepInputs:
 
 
 @pytest.fixture
-def torch_or_none(case: _bench.SweepCase) -> Iterator[Any]:
-    """torch on one intra-op thread for the torch case (skipped without torch), else None."""
-    if not case.needs_torch:
-        yield None
-        return
-    torch = pytest.importorskip("torch")
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield torch
-    finally:
-        torch.set_num_threads(saved)
+def torch_or_none(request: pytest.FixtureRequest, case: _bench.SweepCase) -> Any:
+    """torch on one intra-op thread for the torch case (conftest's torch_1thread), else None."""
+    return request.getfixturevalue("torch_1thread") if case.needs_torch else None
 
 
 def test_sizes(benchmark: Any, one_thread: None, torch_or_none: Any, case: _bench.SweepCase, n: int,

@@ -1472,16 +1472,16 @@ def _sweep_main(args: argparse.Namespace, args_list: Sequence[str], progress: Ca
     print(_format_sweep(results))
     sys.stdout.flush()
     if args.json:
-        payload = {
-            "command": command,
-            "machine": info,
-            "settings": settings,
-            "results": [asdict(r) for r in results],
-        }
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2)
+        _write_json(args.json, command, info, settings, results)
         progress(f"wrote {args.json}")
     return 0
+
+
+def _write_json(path: str, command: str, info: Any, settings: Any, results: Sequence[Any]) -> None:
+    """The --json file of a run: the command, the machine, the settings and every result."""
+    payload = {"command": command, "machine": info, "settings": settings, "results": [asdict(r) for r in results]}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1576,14 +1576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.flush()
 
     if args.json:
-        payload = {
-            "command": command,
-            "machine": info,
-            "settings": settings,
-            "results": [asdict(r) for r in results],
-        }
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2)
+        _write_json(args.json, command, info, settings, results)
         progress(f"wrote {args.json}")
     if args.plot:
         _plot(results, args.plot, plot_title(command, info), plt)
