@@ -339,9 +339,27 @@ void put_tile(const double* src, std::size_t n, U* dst) {
   }
 }
 
+// m <= kTile inputs as float64: float64 ones in place, float32 ones converted (exactly) into
+// buf, so that the closed forms are compiled for float64 inputs only (a third of the
+// template instances, and of the kernels' compile time, of one per input type).
+template <class T>
+const double* f64_tile(const T* src, std::size_t m, double* buf) {
+  if constexpr (sizeof(T) == 8) {
+    (void)m;
+    (void)buf;
+    return reinterpret_cast<const double*>(src);
+  } else {
+    if (src == nullptr) return nullptr;
+    for (std::size_t j = 0; j < m; ++j) buf[j] = static_cast<double>(src[j]);
+    return buf;
+  }
+}
+
 template <int Form, int Kind, bool Grad, class T, class U>
 void closed_run(int other_kind, std::size_t n, const T* loc, const T* param, const T* x, const T* other, U* value,
                 U* d_loc, U* d_param) {
+  constexpr bool kStage = sizeof(T) != 8;
+  alignas(64) double lt[kStage ? kTile : 1], pt[kStage ? kTile : 1], xt[kStage ? kTile : 1];
   void (*other_fn)(const T*, std::size_t, double*, double*) = nullptr;
   if constexpr (Form == int(ClosedForm::Kl))
     with_kind(other_kind, [&](auto k) { other_fn = &other_sigma<decltype(k)::value, T>; });
@@ -354,7 +372,8 @@ void closed_run(int other_kind, std::size_t n, const T* loc, const T* param, con
     double* v = kDirect ? reinterpret_cast<double*>(value + i) : vb;
     double* gl = kDirect ? reinterpret_cast<double*>(Grad ? d_loc + i : nullptr) : lb;
     double* gp = kDirect ? reinterpret_cast<double*>(Grad ? d_param + i : nullptr) : pb;
-    closed_tile<Form, Kind, Grad>(m, loc + i, param + i, x ? x + i : nullptr, osig, olog, v, gl, gp);
+    closed_tile<Form, Kind, Grad>(m, f64_tile(loc + i, m, lt), f64_tile(param + i, m, pt),
+                                  f64_tile(x ? x + i : nullptr, m, xt), osig, olog, v, gl, gp);
     if constexpr (!kDirect) {
       put_tile(v, m, value + i);
       if constexpr (Grad) {
