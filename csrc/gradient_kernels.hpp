@@ -315,61 +315,98 @@ void reduce_f64(int mode, const StreamKey& sk, std::uint64_t start, std::size_t 
              scratch);
 }
 
-// dsigma/dparam of each parameterization in float64, from the parameter itself; the
-// same sigma the affine kernels use. V: a vector or a pack of vectors.
+// dsigma/dparam of each parameterization in float64 from the parameter p and its
+// sigma = sigma_from<Kind>(p) (the same sigma the affine kernels use); V: a vector or a
+// pack of vectors. (softplus's is the logistic function of p alone.)
 template <int Kind, class V>
-REPARAM_INLINE V dsigma_dparam(V p) {
+REPARAM_INLINE V dsigma_given_sigma(V p, V sigma) {
   if constexpr (Kind == kScale) return lift<V>(set1_f64(1.0));
-  if constexpr (Kind == kVar) return div(lift<V>(set1_f64(0.5)), sigma_from<kVar>(p));
-  if constexpr (Kind == kLogvar) return mul(sigma_from<kLogvar>(p), set1_f64(0.5));
-  if constexpr (Kind == kLogstd) return sigma_from<kLogstd>(p);
+  if constexpr (Kind == kVar) return div(lift<V>(set1_f64(0.5)), sigma);
+  if constexpr (Kind == kLogvar) return mul(sigma, set1_f64(0.5));
+  if constexpr (Kind == kLogstd) return sigma;
   if constexpr (Kind == kSoftplus)  // the logistic function 1 / (1 + exp(-p))
     return div(lift<V>(set1_f64(1.0)), add(exp_f64(sub(lift<V>(set1_f64(0.0)), p)), set1_f64(1.0)));
 }
 
-// dsigma/dparam for the vectors of param[0, n): kSigmaPack at a time (their chains
-// interleaved), then one at a time; calls put(j, chain) for each whole vector at j and
-// returns where the last partial vector starts (n when there is none).
-template <int Kind, class T, class Put>
+template <int Kind, class V>
+REPARAM_INLINE V dsigma_dparam(V p) {
+  if constexpr (Kind == kScale || Kind == kSoftplus) return dsigma_given_sigma<Kind>(p, p);  // (sigma unused)
+  else return dsigma_given_sigma<Kind>(p, sigma_from<Kind>(p));
+}
+
+// The chain-rule factors of one vector (or pack) of parameters: chain = dsigma/dparam
+// and, for the score function, inv = 1 / sigma (sigma computed once for both).
+template <bool Score, int Kind, class V>
+REPARAM_INLINE void chain_factors(V p, V& chain, V& inv) {
+  if constexpr (Score) {
+    const V sigma = sigma_from<Kind>(p);
+    inv = div(lift<V>(set1_f64(1.0)), sigma);
+    chain = dsigma_given_sigma<Kind>(p, sigma);
+  } else {
+    chain = dsigma_dparam<Kind>(p);
+    inv = chain;  // (unused)
+  }
+}
+
+// The factors for the vectors of param[0, n): kSigmaPack at a time (their chains
+// interleaved), then one at a time; calls put(j, chain, inv) for each whole vector at j
+// and returns where the last partial vector starts (n when there is none).
+template <bool Score, int Kind, class T, class Put>
 REPARAM_INLINE std::size_t chain_vectors(const T* param, std::size_t n, Put put) {
   constexpr std::size_t kStep = kSigmaPack * kLanes64;
   std::size_t j = 0;
   for (; j + kStep <= n; j += kStep) {
-    const auto v = dsigma_dparam<Kind>(load_members<kSigmaPack>(param + j));
+    VecN<F64, kSigmaPack> chain, inv;
+    chain_factors<Score, Kind>(load_members<kSigmaPack>(param + j), chain, inv);
     for_each_member<kSigmaPack>([&](auto g_) {
       constexpr int g = decltype(g_)::value;
-      put(j + g * kLanes64, at<g>(v));
+      put(j + g * kLanes64, at<g>(chain), at<g>(inv));
     });
   }
-  for (; j + kLanes64 <= n; j += kLanes64) put(j, dsigma_dparam<Kind>(load_as_f64(param + j)));
+  for (; j + kLanes64 <= n; j += kLanes64) {
+    F64 chain, inv;
+    chain_factors<Score, Kind>(load_as_f64(param + j), chain, inv);
+    put(j, chain, inv);
+  }
   return j;
 }
 
 template <int Kind, class T>
 void dsigma_kind(const T* param, std::size_t n, double* out) {
-  const std::size_t j = chain_vectors<Kind>(param, n, [&](std::size_t i, F64 d) { store(out + i, canonical_nan(d)); });
+  auto put = [](double* o, F64 d) { store(o, canonical_nan(d)); };
+  const std::size_t j = chain_vectors<false, Kind>(param, n, [&](std::size_t i, F64 d, F64) { put(out + i, d); });
   if (j < n) {  // the last few values, through zero-padded copies
     alignas(64) T pt[kLanes64] = {};
     alignas(64) double ot[kLanes64];
     std::memcpy(pt, param + j, (n - j) * sizeof(T));
-    chain_vectors<Kind>(pt, kLanes64, [&](std::size_t, F64 d) { store(ot, canonical_nan(d)); });
+    chain_vectors<false, Kind>(pt, kLanes64, [&](std::size_t, F64 d, F64) { put(ot, d); });
     std::memcpy(out + j, ot, (n - j) * sizeof(double));
   }
 }
 
-// The pathwise gradient from the column sums sx = sum g and sy = sum g * eps:
-// d_loc = sx * scale and d_param = sy * (dsigma/dparam * scale), each rounded once to T
-// (the same operations as the Python layer's chain rule on dsigma_values).
-template <int Kind, class T>
-void pathwise_finish_kind(const double* sx, const double* sy, const T* param, double scale, std::size_t n, T* d_loc,
-                          T* d_param) {
+// The gradient from the column sums sx and sy, each result rounded once to T:
+//   pathwise (sx = sum g, sy = sum g * eps):
+//     d_loc = sx * scale, d_param = sy * (dsigma/dparam * scale);
+//   score function (sx = sum w * eps, sy = sum w * (eps^2 - 1)), inv = 1 / sigma:
+//     d_loc = (sx * inv) * scale, d_param = (sy * inv) * (dsigma/dparam * scale),
+//     NaN results as the one quiet NaN.
+// sigma and dsigma/dparam in float64 from the parameter as float64 (the same operations
+// as the Python layer's chain rule on sigma and dsigma_values).
+template <bool Score, int Kind, class T>
+void grad_finish_kind(const double* sx, const double* sy, const T* param, double scale, std::size_t n, T* d_loc,
+                      T* d_param) {
   const F64 sc = set1_f64(scale);
-  auto put = [&](const double* x, const double* y, T* l, T* d, F64 chain) {
-    store_from_f64(l, mul(load(x), sc));
-    store_from_f64(d, mul(load(y), mul(chain, sc)));
+  auto put = [&](const double* x, const double* y, T* l, T* d, F64 chain, F64 inv) {
+    if constexpr (Score) {
+      store_from_f64(l, canonical_nan(mul(mul(load(x), inv), sc)));
+      store_from_f64(d, canonical_nan(mul(mul(load(y), inv), mul(chain, sc))));
+    } else {
+      store_from_f64(l, mul(load(x), sc));
+      store_from_f64(d, mul(load(y), mul(chain, sc)));
+    }
   };
-  const std::size_t j = chain_vectors<Kind>(param, n, [&](std::size_t i, F64 chain) {
-    put(sx + i, sy + i, d_loc + i, d_param + i, chain);
+  const std::size_t j = chain_vectors<Score, Kind>(param, n, [&](std::size_t i, F64 chain, F64 inv) {
+    put(sx + i, sy + i, d_loc + i, d_param + i, chain, inv);
   });
   if (j < n) {  // the last few values, through zero-padded copies
     alignas(64) T pt[kLanes64] = {}, lt[kLanes64], dt[kLanes64];
@@ -377,31 +414,32 @@ void pathwise_finish_kind(const double* sx, const double* sy, const T* param, do
     std::memcpy(pt, param + j, (n - j) * sizeof(T));
     std::memcpy(xt, sx + j, (n - j) * sizeof(double));
     std::memcpy(yt, sy + j, (n - j) * sizeof(double));
-    chain_vectors<Kind>(pt, kLanes64, [&](std::size_t, F64 chain) { put(xt, yt, lt, dt, chain); });
+    chain_vectors<Score, Kind>(pt, kLanes64, [&](std::size_t, F64 chain, F64 inv) { put(xt, yt, lt, dt, chain, inv); });
     std::memcpy(d_loc + j, lt, (n - j) * sizeof(T));
     std::memcpy(d_param + j, dt, (n - j) * sizeof(T));
   }
 }
 
-// The pathwise gradient of the column tiles [t0, t1) (kReduceTile columns each) of a
-// (rows, batch) layout, written to d_loc and d_param: a tile's sums, then its chain rule
-// (pathwise_finish_kind). The chain rule is compute (an exp per column) and the sums are
-// memory reads, so a tile's chain rule runs in slices between the row passes of the
-// next tile, while that tile's rows load: the same operations on the same values, the
-// same bits as finishing each tile at once.
-template <int Kind, class T>
-void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in,
-                         const T* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
-                         std::size_t t1, const T* param, double scale, T* d_loc, T* d_param, void* scratch) {
-  // per tile parity: sum g at [0, kReduceTile), sum g * eps at [2 * kReduceTile, ...)
+// The gradient of the column tiles [t0, t1) (kReduceTile columns each) of a (rows, batch)
+// layout, written to d_loc and d_param: a tile's sums (reduce_rows over all rows), then
+// its chain rule (grad_finish_kind). The chain rule is compute (an exp per column) and
+// the sums are memory reads, so a tile's chain rule runs in slices between the row
+// passes of the next tile, while that tile's rows load: the same operations on the same
+// values, the same bits as finishing each tile at once. Nothing of size (4, batch).
+template <bool Score, int Kind, class T>
+void grad_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
+                     std::size_t g_stride, std::size_t wcols, std::size_t inner, const Centring& cen,
+                     std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const T* param,
+                     double scale, T* d_loc, T* d_param, void* scratch) {
+  // per tile parity: sum x at [0, kReduceTile), sum y at [2 * kReduceTile, ...)
   alignas(64) double sums[2][3 * kReduceTile];
   const std::size_t passes = (rows + 1) / 2 * ((kReduceTile + kSegment - 1) / kSegment);
   std::size_t prev_c0 = 0, prev_n = 0, done = 0, slice = 0;
   const double* prev = nullptr;
   auto finish_upto = [&](std::size_t end) {  // the previous tile's columns [done, end)
     if (prev == nullptr || end <= done) return;
-    pathwise_finish_kind<Kind>(prev + done, prev + 2 * kReduceTile + done, param + prev_c0 + done, scale,
-                               end - done, d_loc + prev_c0 + done, d_param + prev_c0 + done);
+    grad_finish_kind<Score, Kind>(prev + done, prev + 2 * kReduceTile + done, param + prev_c0 + done, scale,
+                                  end - done, d_loc + prev_c0 + done, d_param + prev_c0 + done);
     done = end;
   };
   for (std::size_t t = t0; t < t1; ++t) {
@@ -409,9 +447,8 @@ void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t m
     double* cur = sums[t % 2];
     std::fill(cur, cur + (c1 - c0), 0.0);
     std::fill(cur + 2 * kReduceTile, cur + 2 * kReduceTile + (c1 - c0), 0.0);
-    reduce_rows<false, false>(sk, start, mirror, eps_in, g, 1, 1, batch, 0, rows, c0, c1, cur, kReduceTile, g_stride,
-                              scratch, {},
-                              [&] { finish_upto(std::min(prev_n, done + slice)); });
+    reduce_rows<Score, false>(sk, start, mirror, eps_in, g, wcols, inner, batch, 0, rows, c0, c1, cur, kReduceTile,
+                              g_stride, scratch, cen, [&] { finish_upto(std::min(prev_n, done + slice)); });
     finish_upto(prev_n);  // what the slices left
     prev = cur;
     prev_c0 = c0;
@@ -424,28 +461,34 @@ void pathwise_tiles_kind(const StreamKey& sk, std::uint64_t start, std::size_t m
 }
 
 template <class T>
-void pathwise_tiles_any(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in, const T* g,
-                        std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
-                        const T* param, int kind, double scale, T* d_loc, T* d_param, void* scratch) {
+void grad_tiles_any(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const T* eps_in,
+                    const T* g, std::size_t g_stride, std::size_t wcols, std::size_t inner, const Centring& cen,
+                    std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const T* param, int kind,
+                    double scale, T* d_loc, T* d_param, void* scratch) {
   with_kind(kind, [&](auto k) {
-    pathwise_tiles_kind<decltype(k)::value>(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, scale,
-                                            d_loc, d_param, scratch);
+    constexpr int K = decltype(k)::value;
+    if (score)
+      grad_tiles_kind<true, K>(sk, start, mirror, eps_in, g, g_stride, wcols, inner, cen, rows, batch, t0, t1, param,
+                               scale, d_loc, d_param, scratch);
+    else
+      grad_tiles_kind<false, K>(sk, start, mirror, eps_in, g, g_stride, wcols, inner, cen, rows, batch, t0, t1,
+                                param, scale, d_loc, d_param, scratch);
   });
 }
 
-void pathwise_tiles_f32(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
-                        const float* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
-                        std::size_t t1, const float* param, int kind, double scale, float* d_loc, float* d_param,
-                        void* scratch) {
-  pathwise_tiles_any(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, kind, scale, d_loc, d_param,
-                     scratch);
+void grad_tiles_f32(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
+                    const float* g, std::size_t g_stride, std::size_t wcols, std::size_t inner, const Centring& cen,
+                    std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const float* param, int kind,
+                    double scale, float* d_loc, float* d_param, void* scratch) {
+  grad_tiles_any(score, sk, start, mirror, eps_in, g, g_stride, wcols, inner, cen, rows, batch, t0, t1, param, kind,
+                 scale, d_loc, d_param, scratch);
 }
-void pathwise_tiles_f64(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
-                        const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
-                        std::size_t t1, const double* param, int kind, double scale, double* d_loc, double* d_param,
-                        void* scratch) {
-  pathwise_tiles_any(sk, start, mirror, eps_in, g, g_stride, rows, batch, t0, t1, param, kind, scale, d_loc, d_param,
-                     scratch);
+void grad_tiles_f64(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
+                    const double* g, std::size_t g_stride, std::size_t wcols, std::size_t inner, const Centring& cen,
+                    std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1, const double* param,
+                    int kind, double scale, double* d_loc, double* d_param, void* scratch) {
+  grad_tiles_any(score, sk, start, mirror, eps_in, g, g_stride, wcols, inner, cen, rows, batch, t0, t1, param, kind,
+                 scale, d_loc, d_param, scratch);
 }
 
 template <class T>
@@ -454,18 +497,24 @@ void dsigma_any(const T* param, int kind, std::size_t n, double* out) {
 }
 
 template <class T>
-void pathwise_finish_any(const double* sx, const double* sy, const T* param, int kind, double scale, std::size_t n,
-                         T* d_loc, T* d_param) {
-  with_kind(kind, [&](auto k) { pathwise_finish_kind<decltype(k)::value>(sx, sy, param, scale, n, d_loc, d_param); });
+void grad_finish_any(int score, const double* sx, const double* sy, const T* param, int kind, double scale,
+                     std::size_t n, T* d_loc, T* d_param) {
+  with_kind(kind, [&](auto k) {
+    constexpr int K = decltype(k)::value;
+    if (score)
+      grad_finish_kind<true, K>(sx, sy, param, scale, n, d_loc, d_param);
+    else
+      grad_finish_kind<false, K>(sx, sy, param, scale, n, d_loc, d_param);
+  });
 }
 
 void dsigma_f32(const float* param, int kind, std::size_t n, double* out) { dsigma_any(param, kind, n, out); }
 void dsigma_f64(const double* param, int kind, std::size_t n, double* out) { dsigma_any(param, kind, n, out); }
-void pathwise_finish_f32(const double* sx, const double* sy, const float* param, int kind, double scale,
-                         std::size_t n, float* d_loc, float* d_param) {
-  pathwise_finish_any(sx, sy, param, kind, scale, n, d_loc, d_param);
+void grad_finish_f32(int score, const double* sx, const double* sy, const float* param, int kind, double scale,
+                     std::size_t n, float* d_loc, float* d_param) {
+  grad_finish_any(score, sx, sy, param, kind, scale, n, d_loc, d_param);
 }
-void pathwise_finish_f64(const double* sx, const double* sy, const double* param, int kind, double scale,
-                         std::size_t n, double* d_loc, double* d_param) {
-  pathwise_finish_any(sx, sy, param, kind, scale, n, d_loc, d_param);
+void grad_finish_f64(int score, const double* sx, const double* sy, const double* param, int kind, double scale,
+                     std::size_t n, double* d_loc, double* d_param) {
+  grad_finish_any(score, sx, sy, param, kind, scale, n, d_loc, d_param);
 }

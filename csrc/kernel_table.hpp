@@ -22,7 +22,7 @@ constexpr std::size_t kReduceChunkValues = 4096;
 // float64 lanes of the widest target's vectors (AVX-512).
 constexpr std::size_t kMaxLanes64 = 8;
 
-// The scratch space of one reduction call (reduce_*, pathwise_tiles_*) over tiles of at
+// The scratch space of one reduction call (reduce_*, grad_tiles_*) over tiles of at
 // most `width` columns of values of value_size bytes: a block of `bytes` bytes that the
 // caller allocates (kernels do not allocate) and gives to one call at a time, holding
 // the row-block sums (4 * width float64) at offset 0, the generated eps at `eps` and two
@@ -105,25 +105,30 @@ struct KernelTable {
   // dsigma/dparam(param) in float64, elementwise (kind as above).
   void (*dsigma_f32)(const float* param, int kind, std::size_t n, double* out);
   void (*dsigma_f64)(const double* param, int kind, std::size_t n, double* out);
-  // The pathwise gradient from column sums sx (of g) and sy (of g * eps):
-  // d_loc = sx * scale, d_param = sy * (dsigma/dparam(param) * scale), rounded to T.
-  void (*pathwise_finish_f32)(const double* sx, const double* sy, const float* param, int kind, double scale,
-                              std::size_t n, float* d_loc, float* d_param);
-  void (*pathwise_finish_f64)(const double* sx, const double* sy, const double* param, int kind, double scale,
-                              std::size_t n, double* d_loc, double* d_param);
-  // The pathwise gradient in one pass over column tiles [t0, t1) of 1024 columns
-  // (reduce_* over all rows, then pathwise_finish_* of the tile: the same bits),
-  // written to d_loc[c] and d_param[c] for the tiles' columns c. Row r of g starts at
-  // g + r * g_stride (batch, or 0 when every row of the upstream gradient is the same).
-  // scratch: a block of reduce_scratch(min(batch, 1024), sizeof(T)).bytes bytes, this call's alone.
-  void (*pathwise_tiles_f32)(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps_in,
-                             const float* g, std::size_t g_stride, std::size_t rows, std::size_t batch,
-                             std::size_t t0, std::size_t t1, const float* param, int kind, double scale,
-                             float* d_loc, float* d_param, void* scratch);
-  void (*pathwise_tiles_f64)(const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps_in,
-                             const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch,
-                             std::size_t t0, std::size_t t1, const double* param, int kind, double scale,
-                             double* d_loc, double* d_param, void* scratch);
+  // A gradient estimator's result from its column sums (reduce_*: sx = acc row 0, sy =
+  // acc row 2), each value rounded once to T. score = 0 (pathwise): d_loc = sx * scale,
+  // d_param = sy * (dsigma/dparam(param) * scale); score = 1 (score function), with
+  // inv = 1 / sigma(param): d_loc = (sx * inv) * scale, d_param = (sy * inv) *
+  // (dsigma/dparam(param) * scale), NaN results as the canonical quiet NaN.
+  void (*grad_finish_f32)(int score, const double* sx, const double* sy, const float* param, int kind, double scale,
+                          std::size_t n, float* d_loc, float* d_param);
+  void (*grad_finish_f64)(int score, const double* sx, const double* sy, const double* param, int kind, double scale,
+                          std::size_t n, double* d_loc, double* d_param);
+  // A gradient estimator in one pass over column tiles [t0, t1) of 1024 columns
+  // (reduce_* with mode = score over all rows, then grad_finish_* of the tile: the same
+  // bits), written to d_loc[c] and d_param[c] for the tiles' columns c. g, g_stride,
+  // wcols, inner and cen as for reduce_*. scratch: a block of
+  // reduce_scratch(min(batch, 1024), sizeof(T)).bytes bytes, this call's alone.
+  void (*grad_tiles_f32)(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
+                         const float* eps_in, const float* g, std::size_t g_stride, std::size_t wcols,
+                         std::size_t inner, const Centring& cen, std::size_t rows, std::size_t batch, std::size_t t0,
+                         std::size_t t1, const float* param, int kind, double scale, float* d_loc, float* d_param,
+                         void* scratch);
+  void (*grad_tiles_f64)(int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
+                         const double* eps_in, const double* g, std::size_t g_stride, std::size_t wcols,
+                         std::size_t inner, const Centring& cen, std::size_t rows, std::size_t batch, std::size_t t0,
+                         std::size_t t1, const double* param, int kind, double scale, double* d_loc,
+                         double* d_param, void* scratch);
   // The closed forms of the Normal over n values (closed_forms.hpp: form, the
   // ClosedForm; kind and other_kind: ParamKind), float64 arithmetic from the inputs as
   // they are: loc, param, x (z for log_prob, the other's loc for kl; else unused),

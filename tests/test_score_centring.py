@@ -92,9 +92,10 @@ PARAMS = {"scale": (0.2, 3.0), "var": (0.05, 9.0), "logvar": (-4.0, 4.0), "logst
 @pytest.mark.parametrize("name", list(PARAMS))
 def test_fused_chain_rule_equals_the_numpy_one(simd_target: str, name: str, dtype: Any) -> None:
     """Without stats (and with loc and the parameter of the batch shape) the score
-    gradient's chain rule runs in the core (``_core.score_finish``); with stats it runs
-    in NumPy. Both are the same operations: the same bits, for every parameterization,
-    reduce and baseline, infinite and NaN parameters included."""
+    gradient's sums and chain rule run in the core in one pass (``_core.score_grad``);
+    with stats the chain rule runs in NumPy. Both are the same operations: the same bits,
+    for every parameterization, reduce and baseline, infinite and NaN parameters
+    included."""
     r = np.random.default_rng(SEED + len(name))
     lo, hi = PARAMS[name]
     par = r.uniform(lo, hi, (5, 300))
@@ -108,4 +109,31 @@ def test_fused_chain_rule_equals_the_numpy_one(simd_target: str, name: str, dtyp
             plain, _ = q.score_grad(f, noise, baseline=baseline, reduce=reduce, return_stats=True)
             for key in fused:
                 assert fused[key].dtype == plain[key].dtype and fused[key].shape == plain[key].shape
+                np.testing.assert_array_equal(fused[key], plain[key])
+
+
+# (samples, batch shape, f's shape): one sample over several 1024-column tiles with a
+# weight per column (a VAE's one-sample estimate); tiles with a partial vector; more
+# sample rows than one block of the sums with few columns (the row-block path)
+FUSED_SHAPES = [(1, (200, 20), (1, 200, 20)), (3, (2100,), (3, 2100)), (5000, (3,), (5000,))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", ["scale", "logvar", "softplus"])
+@pytest.mark.parametrize("shapes", FUSED_SHAPES, ids=["one-sample", "tiles", "row-blocks"])
+def test_fused_score_grad_at_every_tiling(simd_target: str, name: str, dtype: Any,
+                                          shapes: tuple[int, tuple[int, ...], tuple[int, ...]]) -> None:
+    """The one-pass score gradient over many column tiles and over row blocks: the same
+    bits as the sums then NumPy's chain rule, with stored and regenerated noise."""
+    s, batch, fshape = shapes
+    r = np.random.default_rng(SEED + s)
+    lo, hi = PARAMS[name]
+    q = Normal(r.standard_normal(batch).astype(dtype), **{name: r.uniform(lo, hi, batch).astype(dtype)})
+    _, noise = q.rsample(s, rng=SEED, return_noise=True)
+    f = r.standard_normal(fshape).astype(dtype)
+    for src in (noise, np.asarray(noise)):
+        for baseline in (None, "mean"):
+            fused = q.score_grad(f, src, baseline=baseline)
+            plain, _ = q.score_grad(f, src, baseline=baseline, return_stats=True)
+            for key in fused:
                 np.testing.assert_array_equal(fused[key], plain[key])

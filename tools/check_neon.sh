@@ -5,7 +5,7 @@
 # second under qemu-user, and diffs the two target-independent dumps. Each run also
 # checks in-process that every target it can execute equals its own scalar target.
 # Kernels: the stream fills (raw, normal, uniform) and the fused affine_normal, sigma,
-# chain-rule (dsigma, pathwise_finish), gradient-reduction, pathwise-tiles and closed-form kernels (NaN and inf
+# chain-rule (dsigma, grad_finish), gradient-reduction, fused estimator-tile and closed-form kernels (NaN and inf
 # inputs included; compared as bytes). When the dumps differ, the first differing
 # affine/reduce cases are rerun with --only and their differing values shown.
 #
@@ -188,7 +188,7 @@ echo "x86-64 targets run: ${x86_checked:-?}$( [ "${x86_skipped:--}" != "-" ] && 
 echo "aarch64 targets run under $QEMU: ${a64_checked:-?}"
 if [ "$status" -eq 0 ]; then
   echo "NEON path: $lines cases bit-identical to x86 ${x86_checked//,//} ($cases stream cases x $kinds kernels)"
-  echo "  and ${affine_cases:-?} affine_normal, ${sigma_cases:-?} sigma, ${reduce_cases:-?} reduce, ${tiles_cases:-?} pathwise_tiles cases (f32 + f64; $(elapsed) s)"
+  echo "  and ${affine_cases:-?} affine_normal, ${sigma_cases:-?} sigma, ${reduce_cases:-?} reduce, ${tiles_cases:-?} grad_tiles cases (f32 + f64; $(elapsed) s)"
   [ "$KEEP" -eq 1 ] && echo "outputs kept in $B"
   exit 0
 fi

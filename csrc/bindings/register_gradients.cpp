@@ -152,6 +152,15 @@ void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t r
     }
 }
 
+// Centring of the score function's weights from the Python arguments (centre_b: None
+// or wcols float64 values); arr keeps the values alive.
+Centring centring_of(const py::object& centre_b, double centre_a, double centre_c, std::size_t wcols,
+                     py::array& arr) {
+  if (centre_b.is_none()) return {};
+  arr = centre_b.cast<py::array>();
+  return Centring{input<double>(arr, "centre_b", wcols), centre_a, centre_c};
+}
+
 template <class T>
 py::array_t<double> reduce(int score, bool stats, const py::object& noise, const py::array& g, std::size_t rows,
                            std::size_t batch, std::size_t wcols, std::size_t inner, const py::object& centre_b,
@@ -160,13 +169,9 @@ py::array_t<double> reduce(int score, bool stats, const py::object& noise, const
   const bool one_row = !score && rows > 1 && std::size_t(g.size()) == batch;
   const T* gp = input<T>(g, score ? "f_values" : "grad_z", score ? rows * wcols : one_row ? batch : rows * batch);
   const NoiseSource<T> src = noise_source<T>(noise, rows * batch);
-  Centring cen;
+  if (!score && !centre_b.is_none()) throw py::value_error("centre_b applies to the score function only");
   py::array centre_arr;  // keeps cen.b alive
-  if (!centre_b.is_none()) {
-    if (!score) throw py::value_error("centre_b applies to the score function only");
-    centre_arr = centre_b.cast<py::array>();
-    cen = Centring{input<double>(centre_arr, "centre_b", wcols), centre_a, centre_c};
-  }
+  const Centring cen = centring_of(centre_b, centre_a, centre_c, wcols, centre_arr);
   py::array_t<double> result({std::size_t(4), batch});
   double* res = result.mutable_data();
   std::fill(res, res + 4 * batch, 0.0);
@@ -184,35 +189,35 @@ T* output(const py::array& a, const char* what, std::size_t size) {
   return const_cast<T*>(p);
 }
 
-// The pathwise gradient written straight to d_loc and d_param (T, batch elements):
-// column sums per tile on the stack of the task, then the chain rule of the tile, so
-// nothing of size (4, batch) in float64 is allocated when one task holds all rows.
-// g: rows x batch values, or batch values when every row of the upstream gradient is
-// that one row (a broadcast grad_z, as z.sum().backward() gives): read with row stride 0,
-// the same sums as of the rows written out.
+// A gradient estimator written straight to d_loc and d_param (T, batch elements):
+// column sums per tile on the stack of the task, then the chain rule of the tile (the
+// core's grad_tiles), so nothing of size (4, batch) in float64 is allocated when one
+// task holds all rows. Pathwise (score = 0), g: rows x batch values, or batch values
+// when every row of the upstream gradient is that one row (a broadcast grad_z, as
+// z.sum().backward() gives): read with row stride 0, the same sums as of the rows
+// written out. Score function (score = 1), g: the values f (rows x wcols), weights
+// centred by cen.
 template <class T>
-void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch,
-              const py::array& param, int kind, double scale, const py::array& d_loc, const py::array& d_param) {
-  const bool one_row = std::size_t(g.size()) == batch && rows > 1;
-  const T* gp = input<T>(g, "grad_z", one_row ? batch : rows * batch);
+void fused_grad(int score, const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch,
+                std::size_t wcols, std::size_t inner, const Centring& cen, const py::array& param, int kind,
+                double scale, const py::array& d_loc, const py::array& d_param) {
+  const bool one_row = !score && std::size_t(g.size()) == batch && rows > 1;
+  const T* gp = input<T>(g, score ? "f_values" : "grad_z", score ? rows * wcols : one_row ? batch : rows * batch);
   const std::size_t g_stride = one_row ? 0 : batch;
   const T* pp = input<T>(param, "param", batch);
   T* lp = output<T>(d_loc, "d_loc", batch);
   T* dp = output<T>(d_param, "d_param", batch);
-  if (rows == 0) throw py::value_error("pathwise needs at least one sample row");
+  if (rows == 0) throw py::value_error("a gradient estimate needs at least one sample row");
   const NoiseSource<T> src = noise_source<T>(noise, rows * batch);
   const KernelTable& k = active_kernels();
   ReleasedGil nogil;
-  auto finish = [&](const double* sx, const double* sy, std::size_t c0, std::size_t n) {
-    if constexpr (sizeof(T) == 8)
-      k.pathwise_finish_f64(sx, sy, pp + c0, kind, scale, n, lp + c0, dp + c0);
-    else
-      k.pathwise_finish_f32(sx, sy, pp + c0, kind, scale, n, lp + c0, dp + c0);
-  };
   if (row_block(rows, batch) < rows) {  // partial sums by row block, then the chain rule
     std::vector<double> res(4 * batch, 0.0);
-    reduce_sums(0, src, gp, rows, batch, 1, 1, res.data(), g_stride);
-    finish(res.data(), res.data() + 2 * batch, 0, batch);
+    reduce_sums(score, src, gp, rows, batch, wcols, inner, res.data(), g_stride, cen);
+    if constexpr (sizeof(T) == 8)
+      k.grad_finish_f64(score, res.data(), res.data() + 2 * batch, pp, kind, scale, batch, lp, dp);
+    else
+      k.grad_finish_f32(score, res.data(), res.data() + 2 * batch, pp, kind, scale, batch, lp, dp);
     return;
   }
   // Runs of column tiles per task (the kernel overlaps a tile's chain rule with the next
@@ -228,11 +233,11 @@ void pathwise(const py::object& noise, const py::array& g, std::size_t rows, std
   auto task = [&](std::size_t t, std::size_t slot) {
     const std::size_t t0 = t * per_task, t1 = std::min(col_tiles, t0 + per_task);
     if constexpr (sizeof(T) == 8)
-      k.pathwise_tiles_f64(src.sk, src.start, src.mirror, src.eps_in, gp, g_stride, rows, batch, t0, t1, pp, kind, scale,
-                           lp, dp, scratch.slot(slot));
+      k.grad_tiles_f64(score, src.sk, src.start, src.mirror, src.eps_in, gp, g_stride, wcols, inner, cen, rows, batch,
+                       t0, t1, pp, kind, scale, lp, dp, scratch.slot(slot));
     else
-      k.pathwise_tiles_f32(src.sk, src.start, src.mirror, src.eps_in, gp, g_stride, rows, batch, t0, t1, pp, kind, scale,
-                           lp, dp, scratch.slot(slot));
+      k.grad_tiles_f32(score, src.sk, src.start, src.mirror, src.eps_in, gp, g_stride, wcols, inner, cen, rows, batch,
+                       t0, t1, pp, kind, scale, lp, dp, scratch.slot(slot));
   };
   if (slots > 1) {
     parallel_for_slots(tasks, slots, task);
@@ -249,44 +254,6 @@ void dsigma(const py::array& param, int kind, const py::array& out) {
   const KernelTable& k = active_kernels();
   ReleasedGil nogil;
   if constexpr (sizeof(T) == 8) k.dsigma_f64(pp, kind, n, op); else k.dsigma_f32(pp, kind, n, op);
-}
-
-// The score-function gradient from the column sums sx = sum w * eps, sy = sum w *
-// (eps^2 - 1) (rows 0 and 2 of sums, float64): with sigma and dsigma/dparam of each
-// column in float64 (sigma from the parameter as float64, dsigma from it as T, as the
-// Python layer takes them), inv = 1 / sigma, d_loc = T((sx * inv) * scale) and
-// d_param = T((sy * inv) * (dsigma * scale)); NaN results as the one quiet NaN. In
-// column chunks whose sigma and chain factors stay in cache, spread over the threads.
-template <class T>
-void score_finish(const py::array& sums, const py::array& param, int kind, double scale, const py::array& d_loc,
-                  const py::array& d_param) {
-  const std::size_t n = std::size_t(param.size());
-  const double* sp = input<double>(sums, "sums", 4 * n);
-  const T* pp = input<T>(param, "param", n);
-  T* lp = output<T>(d_loc, "d_loc", n);
-  T* dp = output<T>(d_param, "d_param", n);
-  const KernelTable& k = active_kernels();
-  ReleasedGil nogil;
-  constexpr std::size_t kChunk = 2048;
-  auto task = [&](std::size_t t) {
-    const std::size_t c0 = t * kChunk, m = std::min(n, c0 + kChunk) - c0;
-    double p64[kChunk], sig[kChunk], ds[kChunk];
-    for (std::size_t i = 0; i < m; ++i) p64[i] = double(pp[c0 + i]);
-    k.sigma_f64(p64, kind, m, sig);
-    if constexpr (sizeof(T) == 8) k.dsigma_f64(pp + c0, kind, m, ds); else k.dsigma_f32(pp + c0, kind, m, ds);
-    auto one_nan = [](double v) { return v != v ? std::numeric_limits<double>::quiet_NaN() : v; };
-    for (std::size_t i = 0; i < m; ++i) {
-      const double inv = 1.0 / sig[i];
-      lp[c0 + i] = T(one_nan((sp[c0 + i] * inv) * scale));
-      dp[c0 + i] = T(one_nan((sp[2 * n + c0 + i] * inv) * (ds[i] * scale)));
-    }
-  };
-  const std::size_t tasks = (n + kChunk - 1) / kChunk;
-  if (n >= kParallelThreshold) {
-    parallel_for(tasks, task);
-  } else {
-    for (std::size_t t = 0; t < tasks; ++t) task(t);
-  }
 }
 
 }  // namespace
@@ -313,24 +280,34 @@ void register_gradients(py::module_& m) {
         [](const py::object& noise, const py::array& g, std::size_t rows, std::size_t batch, const py::array& param,
            int kind, double scale, const py::array& d_loc, const py::array& d_param) {
           checked_kind(kind);
-          if (has_dtype<float>(g)) return pathwise<float>(noise, g, rows, batch, param, kind, scale, d_loc, d_param);
-          return pathwise<double>(noise, g, rows, batch, param, kind, scale, d_loc, d_param);
+          if (has_dtype<float>(g))
+            return fused_grad<float>(0, noise, g, rows, batch, 1, 1, {}, param, kind, scale, d_loc, d_param);
+          return fused_grad<double>(0, noise, g, rows, batch, 1, 1, {}, param, kind, scale, d_loc, d_param);
         },
         py::arg("noise"), py::arg("g"), py::arg("rows"), py::arg("batch"), py::arg("param"), py::arg("kind"),
         py::arg("scale"), py::arg("d_loc"), py::arg("d_param"),
         "The pathwise gradient in one pass: d_loc = scale * sum_rows g, d_param = sum_rows(g * eps) * "
         "(dsigma/dparam * scale), written to d_loc and d_param (dtype of g, batch elements each). g: rows x batch "
         "values, or batch values that every row repeats.");
-  m.def("score_finish",
-        [](const py::array& sums, const py::array& param, int kind, double scale, const py::array& d_loc,
-           const py::array& d_param) {
+  m.def("score_grad",
+        [](const py::object& noise, const py::array& f, std::size_t rows, std::size_t batch, std::size_t wcols,
+           std::size_t inner, const py::object& centre_b, double centre_a, double centre_c, const py::array& param,
+           int kind, double scale, const py::array& d_loc, const py::array& d_param) {
           checked_kind(kind);
-          if (has_dtype<float>(param)) return score_finish<float>(sums, param, kind, scale, d_loc, d_param);
-          return score_finish<double>(sums, param, kind, scale, d_loc, d_param);
+          if (inner == 0 || wcols * inner != batch)
+            throw py::value_error("f_values columns times inner must equal the batch size");
+          py::array centre_arr;  // keeps cen.b alive
+          const Centring cen = centring_of(centre_b, centre_a, centre_c, wcols, centre_arr);
+          if (has_dtype<float>(f))
+            return fused_grad<float>(1, noise, f, rows, batch, wcols, inner, cen, param, kind, scale, d_loc, d_param);
+          return fused_grad<double>(1, noise, f, rows, batch, wcols, inner, cen, param, kind, scale, d_loc, d_param);
         },
-        py::arg("sums"), py::arg("param"), py::arg("kind"), py::arg("scale"), py::arg("d_loc"), py::arg("d_param"),
-        "The score-function gradient from reduce_estimator's sums (4, batch): d_loc = (sums[0] / sigma) * scale, "
-        "d_param = (sums[2] / sigma) * (dsigma/dparam * scale), in float64, rounded to the dtype of param.");
+        py::arg("noise"), py::arg("f"), py::arg("rows"), py::arg("batch"), py::arg("wcols"), py::arg("inner"),
+        py::arg("centre_b"), py::arg("centre_a"), py::arg("centre_c"), py::arg("param"), py::arg("kind"),
+        py::arg("scale"), py::arg("d_loc"), py::arg("d_param"),
+        "The score-function gradient in one pass: reduce_estimator's score sums (weights w from f as there), then "
+        "the chain rule d_loc = (sum w eps / sigma) * scale, d_param = (sum w (eps^2 - 1) / sigma) * "
+        "(dsigma/dparam * scale), written to d_loc and d_param (dtype of f, batch elements each).");
   m.def("dsigma",
         [](const py::array& param, int kind, const py::array& out) {
           checked_kind(kind);

@@ -129,8 +129,16 @@ def pathwise_grad(
     d_param: npt.NDArray[Any],
 ) -> None: ...
 def dsigma(param: npt.NDArray[Any], kind: int, out: npt.NDArray[np.float64]) -> None: ...
-def score_finish(
-    sums: npt.NDArray[np.float64],
+def score_grad(
+    noise: tuple[int, int, int, int, int] | tuple[StreamPos, int] | npt.NDArray[Any],
+    f: npt.NDArray[Any],
+    rows: int,
+    batch: int,
+    wcols: int,
+    inner: int,
+    centre_b: npt.NDArray[np.float64] | None,
+    centre_a: float,
+    centre_c: float,
     param: npt.NDArray[Any],
     kind: int,
     scale: float,

@@ -483,18 +483,19 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     else:  # the kernel centres each weight as it reads it: nothing of sample size here
         g_arg = np.require(f, q.dtype, ("C", "A"))
         cb, ca, cc = centring
+    inner = batch // wcols if wcols else 1
+    _, par_b = q._batch_arrays()
+    if not return_stats and rows and batch and q.loc.shape == q.batch_shape and q.param.shape == q.batch_shape:
+        # sums and chain rule in one pass of the core (the same operations as below)
+        d_loc_t, d_param_t = empty_pair(q.batch_shape, q.dtype)
+        _core.score_grad(src, g_arg, rows, batch, wcols, inner, cb, ca, cc,
+                         np.require(par_b, q.dtype, ("C", "A")), q._kind, _scale(rows, reduce), d_loc_t, d_param_t)
+        return {"loc": d_loc_t, q.param_name: d_param_t}
     if batch == 0:  # nothing to reduce (and no valid column split for the core)
         sums = np.zeros((4, 0))
     else:
-        sums = _core.reduce_estimator(1, return_stats and _any_full(q), src, g_arg, rows, batch, wcols,
-                                      batch // wcols if wcols else 1, cb, ca, cc)
-    _, par_b = q._batch_arrays()
-    if not return_stats and batch and q.loc.shape == q.batch_shape and q.param.shape == q.batch_shape:
-        # the chain rule in one pass of the core (the same operations as below)
-        d_loc_t, d_param_t = empty_pair(q.batch_shape, q.dtype)
-        _core.score_finish(sums, np.require(par_b, q.dtype, ("C", "A")), q._kind, _scale(rows, reduce),
-                           d_loc_t, d_param_t)
-        return {"loc": d_loc_t, q.param_name: d_param_t}
+        sums = _core.reduce_estimator(1, return_stats and _any_full(q), src, g_arg, rows, batch, wcols, inner,
+                                      cb, ca, cc)
     sigma = np.empty(batch, np.float64)
     _core.sigma(np.require(par_b.reshape(-1), np.float64, ("C", "A")), q._kind, sigma)
     with np.errstate(all="ignore"):

@@ -39,6 +39,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dispatch.hpp"
@@ -360,8 +361,8 @@ std::uint64_t run_kind(std::size_t id, const Case& cs, Kind kind, const std::vec
 // ------------------------------------------------------------ affine, sigma, chain, reduce
 //
 // The kernels that turn noise into samples and sums (affine_normal_f32/f64, sigma_f32/f64,
-// reduce_f32/f64, the chain rule: dsigma_f32/f64, pathwise_finish_f32/f64, and the two fused in
-// pathwise_tiles_f32/f64). Inputs are generated here from a fixed seed (splitmix64, so both
+// reduce_f32/f64, the chain rule: dsigma_f32/f64, grad_finish_f32/f64 of both estimators, and
+// the two fused in grad_tiles_f32/f64). Inputs are generated here from a fixed seed (splitmix64, so both
 // architectures build the same inputs) and mix ordinary values with the corners of each
 // parameter kind: zeros of both signs, subnormals, values where exp or softplus overflow
 // or underflow, +-inf and NaNs with several payloads and both signs (a signalling one
@@ -526,7 +527,7 @@ enum NewKind {
 };
 const char* const kNewKindName[kNumNewKinds] = {"affine_f32", "affine_f64", "sigma_f32",      "sigma_f64",
                                                 "reduce_f32", "reduce_f64", "chain_f32",      "chain_f64",
-                                                "pathwise_tiles_f32", "pathwise_tiles_f64"};
+                                                "grad_tiles_f32",     "grad_tiles_f64"};
 struct NewTotals {
   std::size_t cases = 0;
   std::uint64_t values = 0;
@@ -563,15 +564,18 @@ void call_affine(const KernelTable& k, const StreamKey& sk, std::uint64_t start,
                  double* out, std::size_t mirror, bool streaming) {
   k.affine_normal_f64(sk, start, r0, r1, c0, c1, batch, loc, param, kind, out, mirror, streaming);
 }
+// dl, dp: the pathwise gradient's d_loc and d_param at [0, n), the score function's at [n, 2n)
 void call_chain(const KernelTable& k, const float* p, int kind, std::size_t n, const double* sx, const double* sy,
                 double scale, double* ds, float* dl, float* dp) {
   k.dsigma_f32(p, kind, n, ds);
-  k.pathwise_finish_f32(sx, sy, p, kind, scale, n, dl, dp);
+  k.grad_finish_f32(0, sx, sy, p, kind, scale, n, dl, dp);
+  k.grad_finish_f32(1, sx, sy, p, kind, scale, n, dl + n, dp + n);
 }
 void call_chain(const KernelTable& k, const double* p, int kind, std::size_t n, const double* sx, const double* sy,
                 double scale, double* ds, double* dl, double* dp) {
   k.dsigma_f64(p, kind, n, ds);
-  k.pathwise_finish_f64(sx, sy, p, kind, scale, n, dl, dp);
+  k.grad_finish_f64(0, sx, sy, p, kind, scale, n, dl, dp);
+  k.grad_finish_f64(1, sx, sy, p, kind, scale, n, dl + n, dp + n);
 }
 void call_sigma(const KernelTable& k, const float* p, int kind, std::size_t n, float* out) {
   k.sigma_f32(p, kind, n, out);
@@ -804,33 +808,37 @@ void run_chain(std::size_t id, int kind, const std::vector<Target>& targets, New
   char desc[96];
   std::snprintf(desc, sizeof desc, "%s chain_%s kind=%s", label, dtype_name<T>(), kParamKindName[kind]);
   std::vector<double> ref_ds(n);
-  std::vector<T> ref_dl(n), ref_dp(n);
+  std::vector<T> ref_dl(2 * n), ref_dp(2 * n);  // pathwise, then score function
   call_chain(*targets[0].table, p.data(), kind, n, sx.data(), sy.data(), scale, ref_ds.data(), ref_dl.data(),
              ref_dp.data());
   std::uint64_t h = fnv1a(ref_ds.data(), n);
-  h = fnv1a(ref_dl.data(), n, h);
-  h = fnv1a(ref_dp.data(), n, h);
+  h = fnv1a(ref_dl.data(), 2 * n, h);
+  h = fnv1a(ref_dp.data(), 2 * n, h);
   // every target: the whole list, and every prefix up to 19 (the tail path)
   for (std::size_t t = 0; t < targets.size(); ++t) {
     for (std::size_t m = 1; m <= n; m = m < 19 ? m + 1 : (m == n ? n + 1 : n)) {
       std::vector<double> ds(m);
-      std::vector<T> dl(m), dp(m);
+      std::vector<T> dl(2 * m), dp(2 * m);
       call_chain(*targets[t].table, p.data(), kind, m, sx.data(), sy.data(), scale, ds.data(), dl.data(), dp.data());
-      const std::size_t a = first_diff(ds.data(), ref_ds.data(), m), b = first_diff(dl.data(), ref_dl.data(), m),
-                        c = first_diff(dp.data(), ref_dp.data(), m);
-      if (a < m || b < m || c < m)
-        fail("%s: target %s n=%zu differs from scalar (dsigma at %zu, d_loc at %zu, d_param at %zu)", desc,
-             targets[t].name.c_str(), m, a, b, c);
+      for (int score = 0; score < 2; ++score) {
+        const std::size_t a = first_diff(ds.data(), ref_ds.data(), m),
+                          b = first_diff(dl.data() + score * m, ref_dl.data() + score * n, m),
+                          c = first_diff(dp.data() + score * m, ref_dp.data() + score * n, m);
+        if (a < m || b < m || c < m)
+          fail("%s: target %s n=%zu %s differs from scalar (dsigma at %zu, d_loc at %zu, d_param at %zu)", desc,
+               targets[t].name.c_str(), m, score ? "score" : "pathwise", a, b, c);
+      }
     }
     tot.target_hash[t] = fnv1a(&h, 1, tot.target_hash[t]);
   }
   ++tot.cases;
-  tot.values += 3 * n;
+  tot.values += 5 * n;
   tot.hash = fnv1a(&h, 1, tot.hash);
   std::printf("%s n=%zu fnv=%016" PRIx64 "\n", desc, n, h);
   for (std::size_t i = 0; i < n; ++i)
-    std::printf("%s i=%zu param=%s dsigma=%s d_loc=%s d_param=%s\n", label, i, hex_of(p[i]).c_str(),
-                hex_of(ref_ds[i]).c_str(), hex_of(ref_dl[i]).c_str(), hex_of(ref_dp[i]).c_str());
+    std::printf("%s i=%zu param=%s dsigma=%s d_loc=%s d_param=%s score d_loc=%s d_param=%s\n", label, i,
+                hex_of(p[i]).c_str(), hex_of(ref_ds[i]).c_str(), hex_of(ref_dl[i]).c_str(), hex_of(ref_dp[i]).c_str(),
+                hex_of(ref_dl[n + i]).c_str(), hex_of(ref_dp[n + i]).c_str());
 }
 
 // ---- reduce
@@ -996,59 +1004,92 @@ void run_reduce(const ReduceCase& rc, const std::vector<Target>& targets, NewTot
               first_hex(ref.data(), batch).c_str());
 }
 
-// ---- the fused pathwise tiles: equal to reduce (1024-column tiles) + pathwise_finish
+// ---- the fused estimator tiles: equal to reduce (1024-column tiles) + grad_finish
 
-void call_tiles(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const float* eps,
-                const float* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
-                std::size_t t1, const float* p, int kind, double scale, float* dl, float* dp) {
+void call_tiles(const KernelTable& k, int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
+                const float* eps, const float* g, std::size_t g_stride, std::size_t wcols, std::size_t inner,
+                const reparam::Centring& cen, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
+                const float* p, int kind, double scale, float* dl, float* dp) {
   std::vector<double> scratch = scratch_for(std::min<std::size_t>(batch, 1024), sizeof(float));
-  k.pathwise_tiles_f32(sk, start, mirror, eps, g, g_stride, rows, batch, t0, t1, p, kind, scale, dl, dp, scratch.data());
+  k.grad_tiles_f32(score, sk, start, mirror, eps, g, g_stride, wcols, inner, cen, rows, batch, t0, t1, p, kind, scale,
+                   dl, dp, scratch.data());
 }
-void call_tiles(const KernelTable& k, const StreamKey& sk, std::uint64_t start, std::size_t mirror, const double* eps,
-                const double* g, std::size_t g_stride, std::size_t rows, std::size_t batch, std::size_t t0,
-                std::size_t t1, const double* p, int kind, double scale, double* dl, double* dp) {
+void call_tiles(const KernelTable& k, int score, const StreamKey& sk, std::uint64_t start, std::size_t mirror,
+                const double* eps, const double* g, std::size_t g_stride, std::size_t wcols, std::size_t inner,
+                const reparam::Centring& cen, std::size_t rows, std::size_t batch, std::size_t t0, std::size_t t1,
+                const double* p, int kind, double scale, double* dl, double* dp) {
   std::vector<double> scratch = scratch_for(std::min<std::size_t>(batch, 1024), sizeof(double));
-  k.pathwise_tiles_f64(sk, start, mirror, eps, g, g_stride, rows, batch, t0, t1, p, kind, scale, dl, dp, scratch.data());
+  k.grad_tiles_f64(score, sk, start, mirror, eps, g, g_stride, wcols, inner, cen, rows, batch, t0, t1, p, kind, scale,
+                   dl, dp, scratch.data());
 }
+
+// One case of the fused tiles. Pathwise (score = false): g is rows x batch gradients, or
+// with one_row a single row that every row repeats. Score function: g is rows x wcols
+// weights (wcols = batch / inner), centred as reduce's cases are when centre > 0.
+struct TileCase {
+  std::size_t id;
+  int kind;
+  std::size_t rows, batch;
+  int src;  // 0 stored eps; 1 regenerated; 2 regenerated with a mirror
+  bool one_row = false;
+  bool score = false;
+  std::size_t inner = 1;
+  int centre = 0;
+};
 
 template <class T>
-void run_tiles(std::size_t id, int kind, std::size_t rows, std::size_t batch, int src, bool one_row,
-               const std::vector<Target>& targets, NewTotals& tot) {
+void run_tiles(const TileCase& tc, const std::vector<Target>& targets, NewTotals& tot) {
   char label[32];
-  std::snprintf(label, sizeof label, "t%zu", id);
+  std::snprintf(label, sizeof label, "t%zu", tc.id);
   if (!g_only.empty() && g_only != label) return;
+  const std::size_t id = tc.id, rows = tc.rows, batch = tc.batch, inner = tc.inner, wcols = batch / inner;
+  const bool one_row = tc.one_row;
   const StreamKey sk = new_case_key(id);
   const std::uint64_t start = 3 * id + 1, seed = 0x7115000000000000ull + id;
-  const std::size_t n = rows * batch, mirror = src == 2 ? (rows + 1) / 2 * batch : 0;
+  const std::size_t n = rows * batch, mirror = tc.src == 2 ? (rows + 1) / 2 * batch : 0;
+  const std::size_t gn = tc.score ? rows * wcols : n;
   // g: all rows (for the reference; with one_row every row repeats the first). The
   // kernels under test read gk with row stride 0 when one_row: its first row is g's,
   // the rest other values, so reading past the first row shows.
-  std::vector<T> g(n), gk(n), eps(src == 0 ? n : 0), p(batch);
-  for (std::size_t i = 0; i < n; ++i) {
+  std::vector<T> g(gn), gk(gn), eps(tc.src == 0 ? n : 0), p(batch);
+  for (std::size_t i = 0; i < gn; ++i) {
     g[i] = T(uniform_in(seed, one_row ? i % batch : i, -3.0, 3.0));
     gk[i] = one_row && i >= batch ? T(uniform_in(~seed, i, -3.0, 3.0)) : g[i];
   }
   const std::size_t g_stride = one_row ? 0 : batch;
-  if (src == 0) fill_normal_t(*targets[0].table, sk, start, n, eps.data());
-  const SpecialList ps = param_specials(kind);
+  if (tc.src == 0) fill_normal_t(*targets[0].table, sk, start, n, eps.data());
+  const SpecialList ps = param_specials(tc.kind);
   for (std::size_t i = 0; i < batch; ++i)
-    p[i] = i % 97 < ps.n ? special_value<T>(ps.v[i % 97]) : T(ordinary_param(kind, seed, i));
-  const T* e = src == 0 ? eps.data() : nullptr;
+    p[i] = i % 97 < ps.n ? special_value<T>(ps.v[i % 97]) : T(ordinary_param(tc.kind, seed, i));
+  std::vector<double> centre_b(tc.score ? wcols : 0);
+  for (std::size_t j = 0; j < centre_b.size(); ++j) centre_b[j] = uniform_in(seed ^ 0xCE, j, -2.0, 2.0);
+  reparam::Centring cen;
+  if (tc.centre != 0)
+    cen = reparam::Centring{centre_b.data(), tc.centre == 1 ? 1.0 : double(rows),
+                            tc.centre == 1 ? 1.0 : double(rows) - 1.0};
+  const T* e = tc.src == 0 ? eps.data() : nullptr;
   const double scale = 1.0 / double(rows);
-  char desc[128];
-  std::snprintf(desc, sizeof desc, "%s pathwise_tiles_%s kind=%s rows=%zu batch=%zu eps=%s mirror=%zu g=%s", label,
-                dtype_name<T>(), kParamKindName[kind], rows, batch, src == 0 ? "in" : "gen", mirror,
-                one_row ? "one-row" : "rows");
+  char desc[160];
+  std::snprintf(desc, sizeof desc, "%s grad_tiles_%s %s kind=%s rows=%zu batch=%zu eps=%s mirror=%zu g=%s%s", label,
+                dtype_name<T>(), tc.score ? "score" : "pathwise", kParamKindName[tc.kind], rows, batch,
+                tc.src == 0 ? "in" : "gen", mirror,
+                tc.score ? (inner == 1 ? "per-column" : "per-run") : one_row ? "one-row" : "rows",
+                tc.centre == 0 ? "" : tc.centre == 1 ? " centre=mean" : " centre=loo");
   // reference: the scalar target's sums per 1024-column tile, then its chain rule
   std::vector<double> acc(4 * 1024);
   std::vector<T> ref_dl(batch), ref_dp(batch);
   for (std::size_t c0 = 0; c0 < batch; c0 += 1024) {
-    const std::size_t c1 = std::min(batch, c0 + 1024);
+    const std::size_t c1 = std::min(batch, c0 + 1024), m = c1 - c0;
     std::fill(acc.begin(), acc.end(), 0.0);
-    call_reduce(*targets[0].table, 0, sk, start, mirror, e, g.data(), 1, 1, batch, 0, rows, c0, c1, acc.data(), 1024);
-    std::vector<double> ds(c1 - c0);
-    call_chain(*targets[0].table, p.data() + c0, kind, c1 - c0, acc.data(), acc.data() + 2048, scale, ds.data(),
-               ref_dl.data() + c0, ref_dp.data() + c0);
+    call_reduce(*targets[0].table, tc.score ? 1 : 0, sk, start, mirror, e, g.data(), tc.score ? wcols : 1,
+                tc.score ? inner : 1, batch, 0, rows, c0, c1, acc.data(), 1024, cen);
+    std::vector<double> ds(m);
+    std::vector<T> dl(2 * m), dp(2 * m);  // call_chain: pathwise, then score function
+    call_chain(*targets[0].table, p.data() + c0, tc.kind, m, acc.data(), acc.data() + 2048, scale, ds.data(),
+               dl.data(), dp.data());
+    const std::size_t at = tc.score ? m : 0;
+    std::copy(dl.begin() + at, dl.begin() + at + m, ref_dl.begin() + c0);
+    std::copy(dp.begin() + at, dp.begin() + at + m, ref_dp.begin() + c0);
   }
   std::uint64_t h = fnv1a(ref_dl.data(), batch);
   h = fnv1a(ref_dp.data(), batch, h);
@@ -1057,10 +1098,9 @@ void run_tiles(std::size_t id, int kind, std::size_t rows, std::size_t batch, in
     // all tiles in one call, and split in two calls (as tasks split them)
     for (std::size_t split : {tiles, tiles / 2}) {
       std::vector<T> dl(batch), dp(batch);
-      call_tiles(*targets[t].table, sk, start, mirror, e, gk.data(), g_stride, rows, batch, 0, split, p.data(), kind,
-                 scale, dl.data(), dp.data());
-      call_tiles(*targets[t].table, sk, start, mirror, e, gk.data(), g_stride, rows, batch, split, tiles, p.data(),
-                 kind, scale, dl.data(), dp.data());
+      for (auto [t0, t1] : {std::pair<std::size_t, std::size_t>{0, split}, {split, tiles}})
+        call_tiles(*targets[t].table, tc.score, sk, start, mirror, e, gk.data(), g_stride, wcols, inner, cen, rows,
+                   batch, t0, t1, p.data(), tc.kind, scale, dl.data(), dp.data());
       const std::size_t a = first_diff(dl.data(), ref_dl.data(), batch), b = first_diff(dp.data(), ref_dp.data(), batch);
       if (a < batch || b < batch)
         fail("%s: target %s (split at tile %zu) differs from scalar reduce + chain (d_loc at %zu, d_param at %zu)",
@@ -1162,9 +1202,22 @@ void run_new_kernels(const std::vector<Target>& targets, std::vector<NewTotals>&
       for (const TileShape& ts : kTileShapes)
         for (int src = 0; src < 6; ++src, ++id) {  // stored eps; regenerated; with a mirror; x (g rows, one row)
           if ((src % 3 == 2 || src >= 3) && ts.rows == 1) continue;
-          if (f64) run_tiles<double>(id, kind, ts.rows, ts.batch, src % 3, src >= 3, targets, totals[kTilesF64]);
-          else run_tiles<float>(id, kind, ts.rows, ts.batch, src % 3, src >= 3, targets, totals[kTilesF32]);
+          const TileCase tc{id, kind, ts.rows, ts.batch, src % 3, src >= 3};
+          if (f64) run_tiles<double>(tc, targets, totals[kTilesF64]);
+          else run_tiles<float>(tc, targets, totals[kTilesF32]);
         }
+  // the score function: a weight per column or per run of inner columns, centred or not
+  for (int f64 = 0; f64 < 2; ++f64)
+    for (int kind = 0; kind < kNumParamKinds; ++kind)
+      for (const TileShape& ts : kTileShapes)
+        for (int src = 0; src < 3; ++src)
+          for (int variant = 0; variant < 4; ++variant, ++id) {  // per column; per run; mean; loo
+            if (src == 2 && ts.rows == 1) continue;
+            const std::size_t inner = variant == 1 ? (ts.batch % 3 == 0 ? 3 : ts.batch) : 1;
+            const TileCase tc{id, kind, ts.rows, ts.batch, src, false, true, inner, variant >= 2 ? variant - 1 : 0};
+            if (f64) run_tiles<double>(tc, targets, totals[kTilesF64]);
+            else run_tiles<float>(tc, targets, totals[kTilesF32]);
+          }
 }
 
 }  // namespace
