@@ -124,3 +124,38 @@ def test_float32_inputs_give_float32_without_casts() -> None:
         np.testing.assert_array_equal(a[0], b[0].astype(np.float32))
         for name in ("loc", "logvar"):
             np.testing.assert_array_equal(a[1][name], b[1][name].astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", ["scale", "var", "logvar", "logstd", "softplus"])
+def test_one_call_path_equals_the_broadcasting_path(name: str, dtype: Any) -> None:
+    """Inputs of one shape and dtype, C-contiguous, go to the core in one call
+    (``_core.closed_form_same``); the same values given in another layout (Fortran
+    order, a broadcast loc) go through the Python layer's broadcasting and flattening
+    first. Both must give the same bits, values and gradients, for every form."""
+    r = np.random.default_rng(1414)
+    loc = r.normal(0.0, 2.0, (6, 20)).astype(dtype)
+    par = r.uniform(0.1, 3.0, (6, 20)).astype(dtype)
+    z = r.normal(0.0, 2.0, (6, 20)).astype(dtype)
+    q = reparam.Normal(loc, **{name: par})
+    q_f = reparam.Normal(np.asfortranarray(loc), **{name: np.asfortranarray(par)})
+    other = reparam.Normal(z, logvar=par)
+    assert _core.closed_form_same(0, q._kind, q._loc_src, q._par_src, z, None, 0, False) is not None
+    assert _core.closed_form_same(0, q_f._kind, q_f._loc_src, q_f._par_src, z, None, 0, False) is None
+    calls = [lambda d, g: d.log_prob(z, grad=g), lambda d, g: d.entropy(grad=g),
+             lambda d, g: d.kl(other, grad=g), lambda d, g: d.kl_standard_normal(grad=g)]
+    for call in calls:
+        for grad in (False, True):
+            a, b = call(q, grad), call(q_f, grad)
+            if grad:
+                np.testing.assert_array_equal(a[0], b[0])
+                for key in a[1]:
+                    assert a[1][key].dtype == b[1][key].dtype == dtype
+                    np.testing.assert_array_equal(a[1][key], b[1][key])
+            else:
+                assert a.dtype == b.dtype == dtype and a.shape == b.shape == (6, 20)
+                np.testing.assert_array_equal(a, b)
+    # a broadcast row of loc: the general path; its rows equal the one-call path's
+    q_b = reparam.Normal(loc[:1], **{name: par})
+    q_1 = reparam.Normal(np.repeat(loc[:1], 6, axis=0), **{name: par})
+    np.testing.assert_array_equal(q_b.log_prob(z), q_1.log_prob(z))

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "../closed_forms.hpp"
 #include "../dispatch.hpp"
@@ -131,7 +132,10 @@ py::tuple closed_form_t(int form, int kind, py::array& loc, py::array& param, co
   const KernelTable& k = active_kernels();
   auto run = [&](auto* tag) {
     using U = std::remove_pointer_t<decltype(tag)>;
-    py::array_t<U> value(n), d_loc(grad ? n : 0), d_param(grad ? n : 0);
+    // shaped like loc (the callers give inputs of one shape)
+    const std::vector<py::ssize_t> shape(loc.shape(), loc.shape() + loc.ndim());
+    const std::vector<py::ssize_t> none{0};
+    py::array_t<U> value(shape), d_loc(grad ? shape : none), d_param(grad ? shape : none);
     U* v = value.mutable_data();
     U* gl = grad ? d_loc.mutable_data() : nullptr;
     U* gp = grad ? d_param.mutable_data() : nullptr;
@@ -165,6 +169,37 @@ py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, cons
   return closed_form_t<double>(form, kind, loc, param, x, other_param, other_kind, grad, wide);
 }
 
+// The same closed form for the common call: loc, param and x (and other_param) of one
+// shape and one dtype (float32 or float64), C-contiguous and aligned. Returns the value,
+// or (value, d_loc, d_param) with grad, shaped like loc; None for any other inputs
+// (the caller broadcasts and casts them, then calls closed_form).
+py::object closed_form_same(int form, int kind, py::array& loc, py::array& param, const py::object& x,
+                            const py::object& other_param, int other_kind, bool grad) {
+  if (form < 0 || form > 3) throw py::value_error("form must be in [0, 3], got " + std::to_string(form));
+  checked_kind(kind);
+  checked_kind(other_kind, "other_kind");
+  const bool f32 = has_dtype<float>(loc);
+  if (!f32 && !has_dtype<double>(loc)) return py::none();
+  const bool needs_x = form == int(ClosedForm::LogProb) || form == int(ClosedForm::Kl);
+  const bool needs_other = form == int(ClosedForm::Kl);
+  if (needs_x == x.is_none() || needs_other == other_param.is_none()) return py::none();
+  auto same = [&](const py::handle& h) {
+    if (!py::isinstance<py::array>(h)) return false;
+    const auto* a = py::detail::array_proxy(h.ptr());
+    const auto* l = py::detail::array_proxy(loc.ptr());
+    constexpr int kFlags = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+    if ((a->flags & kFlags) != kFlags || a->nd != l->nd || !std::equal(a->dimensions, a->dimensions + a->nd, l->dimensions))
+      return false;
+    const auto arr = py::reinterpret_borrow<py::array>(h);
+    return f32 ? has_dtype<float>(arr) : has_dtype<double>(arr);
+  };
+  if (!same(loc) || !same(param) || (needs_x && !same(x)) || (needs_other && !same(other_param))) return py::none();
+  py::tuple r = f32 ? closed_form_t<float>(form, kind, loc, param, x, other_param, other_kind, grad, false)
+                    : closed_form_t<double>(form, kind, loc, param, x, other_param, other_kind, grad, false);
+  if (!grad) return r[0];
+  return std::move(r);
+}
+
 }  // namespace
 
 void register_normal(py::module_& m) {
@@ -172,6 +207,10 @@ void register_normal(py::module_& m) {
         py::arg("x"), py::arg("other_param"), py::arg("other_kind"), py::arg("grad"), py::arg("wide") = false,
         "Elementwise log_prob (0), entropy (1), kl (2), kl_standard_normal (3) and gradients, computed in "
         "float64 from float32 or float64 inputs (all of loc's dtype); results of that dtype, or float64 with wide.");
+  m.def("closed_form_same", &closed_form_same, py::arg("form"), py::arg("kind"), py::arg("loc"), py::arg("param"),
+        py::arg("x"), py::arg("other_param"), py::arg("other_kind"), py::arg("grad"),
+        "closed_form for inputs of one shape and dtype, C-contiguous: the value, or (value, d_loc, d_param) with "
+        "grad, shaped like loc; None for other inputs.");
   py::tuple names(kParamCount);
   for (int i = 0; i < kParamCount; ++i) names[i] = py::str(kParamNames[i]);
   m.attr("PARAM_NAMES") = names;  // index = the kind value

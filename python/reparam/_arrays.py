@@ -45,6 +45,17 @@ def _usable(a: Array, shape: tuple[int, ...], dtype: np.dtype[Any]) -> bool:
     return bool(a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned)
 
 
+def _c_aligned(a: Array, dtype: np.dtype[Any] | None = None) -> Array:
+    """`a` itself when the kernels can read it in place (C-contiguous, aligned, of
+    `dtype` when given), else a converted copy: ``np.require(a, dtype, ("C", "A"))``
+    without its cost for the common case."""
+    fl = a.flags
+    if fl.c_contiguous and fl.aligned and (dtype is None or a.dtype == dtype):
+        return a
+    out: Array = np.require(a, dtype, ("C", "A"))
+    return out
+
+
 def _negative(values: Array) -> Array:
     """Where a scale or variance is negative: the sign bit set, -0.0 included, as NumPy's
     ``normal`` refuses it; NaN is not negative (it propagates). The one rule for every

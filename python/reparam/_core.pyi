@@ -93,6 +93,16 @@ def affine_normal(
     streaming: bool | None = None,
 ) -> StreamPos: ...
 def sigma(param: npt.NDArray[Any], kind: int, out: npt.NDArray[Any]) -> None: ...
+def closed_form_same(
+    form: int,
+    kind: int,
+    loc: npt.NDArray[Any],
+    param: npt.NDArray[Any],
+    x: npt.NDArray[Any] | None,
+    other_param: npt.NDArray[Any] | None,
+    other_kind: int,
+    grad: bool,
+) -> Any: ...
 def closed_form(
     form: int,
     kind: int,

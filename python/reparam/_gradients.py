@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._arrays import _check_bool, _sum_to, _usable
+from ._arrays import _c_aligned, _check_bool, _sum_to, _usable
 from ._shapes import empty_pair
 from ._stream import Noise
 
@@ -73,7 +73,7 @@ def _noise_source(q: Normal, noise: Any, shape: tuple[int, ...]) -> Any:
         raise ValueError(f"noise has shape {eps.shape} but the samples have shape {shape}")
     if eps.dtype != q.dtype:
         raise ValueError(f"noise has dtype {eps.dtype} but the distribution has dtype {q.dtype}")
-    return np.require(eps, requirements=("C", "A"))
+    return _c_aligned(eps)
 
 
 def _handle_source(noise: Noise) -> Any:
@@ -481,15 +481,16 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
         w = np.require(_centred_weights(f, rows, baseline), q.dtype, ("C", "A"))
         g_arg, cb, ca, cc = w, None, 1.0, 1.0
     else:  # the kernel centres each weight as it reads it: nothing of sample size here
-        g_arg = np.require(f, q.dtype, ("C", "A"))
+        g_arg = _c_aligned(f, q.dtype)
         cb, ca, cc = centring
     inner = batch // wcols if wcols else 1
-    _, par_b = q._batch_arrays()
-    if not return_stats and rows and batch and q.loc.shape == q.batch_shape and q.param.shape == q.batch_shape:
+    _, par_b = q._batch_arrays()  # (C-contiguous, of the batch shape and dtype)
+    bshape = q.batch_shape
+    if not return_stats and rows and batch and q._loc_src.shape == bshape and q._par_src.shape == bshape:
         # sums and chain rule in one pass of the core (the same operations as below)
-        d_loc_t, d_param_t = empty_pair(q.batch_shape, q.dtype)
-        _core.score_grad(src, g_arg, rows, batch, wcols, inner, cb, ca, cc,
-                         np.require(par_b, q.dtype, ("C", "A")), q._kind, _scale(rows, reduce), d_loc_t, d_param_t)
+        d_loc_t, d_param_t = empty_pair(bshape, q.dtype)
+        _core.score_grad(src, g_arg, rows, batch, wcols, inner, cb, ca, cc, par_b, q._kind, _scale(rows, reduce),
+                         d_loc_t, d_param_t)
         return {"loc": d_loc_t, q.param_name: d_param_t}
     if batch == 0:  # nothing to reduce (and no valid column split for the core)
         sums = np.zeros((4, 0))

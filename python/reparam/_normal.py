@@ -464,6 +464,13 @@ class Normal(_NormalDescription):
     # -- closed forms (computed in the core, in float64) ---------------------------------
     def _closed_form(self, form: int, grad: bool, x: Any = None,
                      other: Normal | None = None) -> Any:
+        if grad is True or grad is False:
+            # the common call, inputs of one shape and dtype: one call into the core
+            r = _core.closed_form_same(form, self._kind, self._loc_src, self._par_src, x,
+                                       None if other is None else other._par_src,
+                                       0 if other is None else other._kind, grad)
+            if r is not None:
+                return (r[0], {"loc": r[1], self._name: r[2]}) if grad else r
         _check_bool(grad, "grad")
         loc, par = self._loc, self._param
         arrays = [loc, par]

@@ -83,13 +83,21 @@ def empty(shape: tuple[int, ...], dtype: np.dtype[Any], what: str) -> Array:
                           f"values ({_bytes_text(nbytes)})") from None
 
 
+# Below this many bytes per array, empty_pair allocates two arrays (the allocator reuses
+# small blocks; slicing and reshaping one block costs more than the second np.empty).
+_PAIR_BLOCK_BYTES = 1 << 16
+
+
 def empty_pair(shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[Array, Array]:
     """empty_pair(shape, dtype)
 
-    Two C-contiguous arrays of `shape` in one block (a pair of large arrays alive
-    together costs the allocator fresh pages on every call, one block is reused). The
-    block is flat, so `shape` may have all 64 dimensions an array can have.
+    Two C-contiguous arrays of `shape`, in one block when they are large (a pair of
+    large arrays alive together costs the allocator fresh pages on every call, one block
+    is reused). The block is flat, so `shape` may have all 64 dimensions an array can
+    have.
     """
     n = math.prod(shape)
+    if n * dtype.itemsize < _PAIR_BLOCK_BYTES:  # small: two arrays cost less than the views
+        return np.empty(shape, dtype), np.empty(shape, dtype)
     both = np.empty(2 * n, dtype)
     return both[:n].reshape(shape), both[n:].reshape(shape)
