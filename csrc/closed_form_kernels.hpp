@@ -139,21 +139,62 @@ REPARAM_INLINE V log_sigma2(V p, const Sigma<V>& s) {
   }
 }
 
+// exp_acc(x) and expm1_small(x) from one reduction and polynomial: the same operations,
+// so the same bits, as the two calls (expm1 meaningful where |x| < 1).
+template <class V>
+REPARAM_INLINE void exp_acc_expm1(V x, V& ex, V& em1) {
+  V xc = x, p, plo;
+  decltype(as_u64(x)) ki;
+  exp_f64_core(xc, p, plo, ki);
+  const F64 one = set1_f64(1.0);
+  const V s = as_f64(sll64<52>(add64(ki, set1_u64(1023))));
+  const V pk = mul(p, s), pl = mul(plo, s);
+  V hs = pk, ls = pl;  // exp_f64_scaled's parts where |x| < 700 everywhere
+  if (!all_lanes(gt(set1_f64(700.0), abs(xc)))) {
+    V hi, lo, s2;
+    exp_f64_parts(xc, hi, lo, s2);
+    hs = mul(hi, s2);
+    ls = mul(lo, s2);
+  }
+  ex = select(gt(abs(hs), set1_f64(std::numeric_limits<double>::max())), hs, add(hs, ls));
+  const V d = sub(pk, one);
+  const V e = sub(pk, add(d, one));
+  em1 = select(gt(abs(x), set1_f64(0x1p-54)), add(d, add(e, pl)), x);
+}
+
 // sigma^2 / 2 from the raw parameter, finite wherever it is representable (sigma^2 itself
-// overflows first): halved before the last product.
+// overflows first): halved before the last product. For logvar and logstd from
+// ex = exp_acc(log sigma^2) (p, 2p), and sigma itself only where that overflows.
+template <int Kind, class V>
+REPARAM_INLINE V half_sigma2_of_exp(V p, V ex) {
+  static_assert(Kind == kLogvar || Kind == kLogstd, "logvar and logstd only");
+  const F64 half = set1_f64(0.5);
+  constexpr double kLimit = Kind == kLogvar ? 700.0 : 350.0;
+  const auto ok = gt(set1_f64(kLimit), p);
+  const V direct = mul(half, ex);
+  if (all_lanes(ok)) return direct;
+  const V sg = exp_acc(Kind == kLogvar ? mul(half, p) : p);  // sigma_of's sigma
+  return select(ok, direct, mul(mul(half, sg), sg));
+}
+
 template <int Kind, class V>
 REPARAM_INLINE V half_sigma2(V p, const Sigma<V>& s) {
   const F64 half = set1_f64(0.5);
   if constexpr (Kind == kVar) return mul(half, p);
-  if constexpr (Kind == kLogvar || Kind == kLogstd) {
-    constexpr double kLimit = Kind == kLogvar ? 700.0 : 350.0;
-    const V x = Kind == kLogvar ? p : mul(set1_f64(2.0), p);
-    const auto ok = gt(set1_f64(kLimit), p);
-    const V direct = mul(half, exp_acc(x));
-    if (all_lanes(ok)) return direct;
-    return select(ok, direct, mul(mul(half, s.sigma), s.sigma));  // s.sigma = exp(x / 2)
-  }
+  if constexpr (Kind == kLogvar) return half_sigma2_of_exp<Kind>(p, exp_acc(p));
+  if constexpr (Kind == kLogstd) return half_sigma2_of_exp<Kind>(p, exp_acc(mul(set1_f64(2.0), p)));
   if constexpr (Kind == kScale || Kind == kSoftplus) return mul(mul(half, s.sigma), s.sigma);
+}
+
+// What a form reads of sigma_of: kl_standard_normal under logvar and logstd needs only
+// dlog (a constant; log sigma^2 and sigma^2 come from the parameter itself), so sigma's
+// exp is not computed there (sigma and log_sigma are left as the parameter: unused).
+template <int Form, int Kind, class V>
+REPARAM_INLINE Sigma<V> sigma_for(V p) {
+  if constexpr (Form == int(ClosedForm::KlStandard) && (Kind == kLogvar || Kind == kLogstd))
+    return {p, p, lift<V>(set1_f64(Kind == kLogvar ? 0.5 : 1.0))};
+  else
+    return sigma_of<Kind>(p);
 }
 
 // 1 / k! for k = 2 .. 20, the Taylor series of (expm1(u) - u) / u^2
@@ -203,7 +244,7 @@ REPARAM_INLINE V unless_zero(V d, V t) {
 template <int Form, int Kind, bool Grad, class V>
 REPARAM_INLINE void closed_vector(V l, V p, V x, V osig, V olog, V& v, V& gl, V& gp) {
   const F64 half = set1_f64(0.5), one = set1_f64(1.0), zero = set1_f64(0.0);
-  const Sigma<V> s = sigma_of<Kind>(p);
+  const Sigma<V> s = sigma_for<Form, Kind>(p);
   V gs;  // d/dlog(sigma)
   if constexpr (Form == int(ClosedForm::LogProb)) {
     const V t = div(sub(x, l), s.sigma);
@@ -230,12 +271,20 @@ REPARAM_INLINE void closed_vector(V l, V p, V x, V osig, V olog, V& v, V& gl, V&
     // loc^2 / 2 + (sigma^2 - 1 - log sigma^2) / 2: two non-negative terms, the second
     // free of cancellation near sigma = 1 (it is never below 0)
     const V u = log_sigma2<Kind>(p, s);
-    const V h = half_sigma2<Kind>(p, s);
+    V h, em1;  // sigma^2 / 2, and expm1(u) where |u| < 1 (with Grad)
+    if constexpr (Kind == kLogvar || Kind == kLogstd) {  // one exp of u for both
+      V ex;
+      exp_acc_expm1(u, ex, em1);
+      h = half_sigma2_of_exp<Kind>(p, ex);
+    } else {
+      h = half_sigma2<Kind>(p, s);
+      if constexpr (Grad) em1 = expm1_small(u);
+    }
     const auto small = gt(one, abs(u));
     v = add(mul(mul(half, l), l), half_excess(u, h, small));
     if constexpr (Grad) {
       gl = l;
-      gs = select(small, expm1_small(u), sub(mul(set1_f64(2.0), h), one));  // sigma^2 - 1
+      gs = select(small, em1, sub(mul(set1_f64(2.0), h), one));  // sigma^2 - 1
     }
   }
   if constexpr (Grad) gp = mul(gs, s.dlog);
