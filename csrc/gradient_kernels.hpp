@@ -252,6 +252,17 @@ void reduce_rows_in_order(const StreamKey& sk, std::uint64_t start, std::size_t 
   }
 }
 
+// acc[c] += part[c] for c < n, a NaN result stored as the one quiet NaN (canonical_nan:
+// whether a sum is NaN does not depend on the order of its operands, which NaN it is
+// does, and inf - inf has a different sign on x86 and ARM). How every row block's sums
+// join the sums before it, here and in the bindings' row-block tasks.
+void add_block_sums(double* acc, const double* part, std::size_t n) {
+  for (std::size_t c = 0; c < n; ++c) {
+    const double v = acc[c] + part[c];
+    acc[c] = v != v ? std::numeric_limits<double>::quiet_NaN() : v;
+  }
+}
+
 // reduce_rows_in_order over at most kReduceRowBlock rows; over more, each block of
 // kReduceRowBlock rows from r0 is summed from zero and the block sums are added to acc
 // in block order. The binding's row-block tasks add the same block sums in the same
@@ -275,15 +286,8 @@ void reduce_rows(const StreamKey& sk, std::uint64_t start, std::size_t mirror, c
     for (std::size_t i = 0; i < 4 * width; ++i) part[i] = 0.0;
     reduce_rows_in_order<Score, Stats>(sk, start, mirror, eps_in, g, wcols, inner, batch, b0, b1, c0, c1,
                                        part, width, g_stride, scratch, cen, between);
-    for (std::size_t q = 0; q < 4; ++q) {
-      if (q % 2 == 1 && !Stats) continue;
-      double* a = acc + q * acc_stride;
-      const double* p = part + q * width;
-      for (std::size_t c = 0; c < width; ++c) {
-        const double v = a[c] + p[c];
-        a[c] = v != v ? std::numeric_limits<double>::quiet_NaN() : v;  // the one NaN (canonical_nan)
-      }
-    }
+    for (std::size_t q = 0; q < 4; ++q)
+      if (q % 2 == 0 || Stats) add_block_sums(acc + q * acc_stride, part + q * width, width);
   }
 }
 
@@ -391,12 +395,13 @@ void dsigma_kind(const T* param, std::size_t n, double* out) {
 //     d_loc = (sx * inv) * scale, d_param = (sy * inv) * (dsigma/dparam * scale),
 //     NaN results as the one quiet NaN.
 // sigma and dsigma/dparam in float64 from the parameter as float64 (the same operations
-// as the Python layer's chain rule on sigma and dsigma_values).
-template <bool Score, int Kind, class T>
-void grad_finish_kind(const double* sx, const double* sy, const T* param, double scale, std::size_t n, T* d_loc,
-                      T* d_param) {
+// as the Python layer's variances use). U: the output type, T or float64 (results not
+// rounded: for a caller that sums them over broadcast axes first).
+template <bool Score, int Kind, class T, class U = T>
+void grad_finish_kind(const double* sx, const double* sy, const T* param, double scale, std::size_t n, U* d_loc,
+                      U* d_param) {
   const F64 sc = set1_f64(scale);
-  auto put = [&](const double* x, const double* y, T* l, T* d, F64 chain, F64 inv) {
+  auto put = [&](const double* x, const double* y, U* l, U* d, F64 chain, F64 inv) {
     if constexpr (Score) {
       store_from_f64(l, canonical_nan(mul(mul(load(x), inv), sc)));
       store_from_f64(d, canonical_nan(mul(mul(load(y), inv), mul(chain, sc))));
@@ -409,14 +414,15 @@ void grad_finish_kind(const double* sx, const double* sy, const T* param, double
     put(sx + i, sy + i, d_loc + i, d_param + i, chain, inv);
   });
   if (j < n) {  // the last few values, through zero-padded copies
-    alignas(64) T pt[kLanes64] = {}, lt[kLanes64], dt[kLanes64];
+    alignas(64) T pt[kLanes64] = {};
+    alignas(64) U lt[kLanes64], dt[kLanes64];
     alignas(64) double xt[kLanes64] = {}, yt[kLanes64] = {};
     std::memcpy(pt, param + j, (n - j) * sizeof(T));
     std::memcpy(xt, sx + j, (n - j) * sizeof(double));
     std::memcpy(yt, sy + j, (n - j) * sizeof(double));
     chain_vectors<Score, Kind>(pt, kLanes64, [&](std::size_t, F64 chain, F64 inv) { put(xt, yt, lt, dt, chain, inv); });
-    std::memcpy(d_loc + j, lt, (n - j) * sizeof(T));
-    std::memcpy(d_param + j, dt, (n - j) * sizeof(T));
+    std::memcpy(d_loc + j, lt, (n - j) * sizeof(U));
+    std::memcpy(d_param + j, dt, (n - j) * sizeof(U));
   }
 }
 
@@ -496,9 +502,9 @@ void dsigma_any(const T* param, int kind, std::size_t n, double* out) {
   with_kind(kind, [&](auto k) { dsigma_kind<decltype(k)::value>(param, n, out); });
 }
 
-template <class T>
+template <class T, class U>
 void grad_finish_any(int score, const double* sx, const double* sy, const T* param, int kind, double scale,
-                     std::size_t n, T* d_loc, T* d_param) {
+                     std::size_t n, U* d_loc, U* d_param) {
   with_kind(kind, [&](auto k) {
     constexpr int K = decltype(k)::value;
     if (score)
@@ -516,5 +522,9 @@ void grad_finish_f32(int score, const double* sx, const double* sy, const float*
 }
 void grad_finish_f64(int score, const double* sx, const double* sy, const double* param, int kind, double scale,
                      std::size_t n, double* d_loc, double* d_param) {
+  grad_finish_any(score, sx, sy, param, kind, scale, n, d_loc, d_param);
+}
+void grad_finish_f32_to_f64(int score, const double* sx, const double* sy, const float* param, int kind,
+                            double scale, std::size_t n, double* d_loc, double* d_param) {
   grad_finish_any(score, sx, sy, param, kind, scale, n, d_loc, d_param);
 }

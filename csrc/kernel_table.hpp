@@ -102,6 +102,9 @@ struct KernelTable {
                      std::size_t batch, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1,
                      double* acc, std::size_t acc_stride, std::size_t g_stride, const Centring& cen,
                      void* scratch);
+  // acc[c] += part[c] for c < n, NaN results as the canonical quiet NaN: how the sums of
+  // one block of kReduceRowBlock rows join those of the blocks before it.
+  void (*add_block_sums)(double* acc, const double* part, std::size_t n);
   // dsigma/dparam(param) in float64, elementwise (kind as above).
   void (*dsigma_f32)(const float* param, int kind, std::size_t n, double* out);
   void (*dsigma_f64)(const double* param, int kind, std::size_t n, double* out);
@@ -114,6 +117,9 @@ struct KernelTable {
                           std::size_t n, float* d_loc, float* d_param);
   void (*grad_finish_f64)(int score, const double* sx, const double* sy, const double* param, int kind, double scale,
                           std::size_t n, double* d_loc, double* d_param);
+  // the same from float32 parameters, the results in float64 (not rounded to float32)
+  void (*grad_finish_f32_to_f64)(int score, const double* sx, const double* sy, const float* param, int kind,
+                                 double scale, std::size_t n, double* d_loc, double* d_param);
   // A gradient estimator in one pass over column tiles [t0, t1) of 1024 columns
   // (reduce_* with mode = score over all rows, then grad_finish_* of the tile: the same
   // bits), written to d_loc[c] and d_param[c] for the tiles' columns c. g, g_stride,

@@ -279,12 +279,13 @@ void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, d
 #include "gradient_kernels.hpp"
 #include "closed_form_kernels.hpp"
 
-const KernelTable kTable = {kTargetName,         fill_raw,           fill_normal_f32,    fill_uniform_f32,
-                            fill_normal_f64,     fill_uniform_f64,   affine_normal_f32,  affine_normal_f64,
-                            sigma_f32,           sigma_f64,          reduce_f32,         reduce_f64,
-                            dsigma_f32,          dsigma_f64,         grad_finish_f32,     grad_finish_f64,
-                            grad_tiles_f32,      grad_tiles_f64, closed_form_f32,    closed_form_f32_to_f64,
-                            closed_form_f64};
+const KernelTable kTable = {kTargetName,     fill_raw,         fill_normal_f32,        fill_uniform_f32,
+                            fill_normal_f64, fill_uniform_f64, affine_normal_f32,      affine_normal_f64,
+                            sigma_f32,       sigma_f64,        reduce_f32,             reduce_f64,
+                            add_block_sums,
+                            dsigma_f32,      dsigma_f64,       grad_finish_f32,        grad_finish_f64,
+                            grad_finish_f32_to_f64,            grad_tiles_f32,         grad_tiles_f64,
+                            closed_form_f32, closed_form_f32_to_f64,                   closed_form_f64};
 
 }  // namespace
 }  // namespace REPARAM_NS

@@ -5,8 +5,6 @@
 #include "pybind11.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -144,11 +142,7 @@ void reduce_sums(int mode, const NoiseSource<T>& src, const T* gp, std::size_t r
   for (std::size_t rb = 0; rb < (row_blocks > 1 ? row_blocks : 0); ++rb)  // in block order
     for (std::size_t q = 0; q < nsums; ++q) {
       const std::size_t row = nsums == 4 ? q : 2 * q;
-      for (std::size_t c = 0; c < batch; ++c) {
-        const double v = res[row * batch + c] + partial[(rb * 4 + row) * batch + c];
-        // one NaN for every machine (inf - inf has a different sign on x86 and ARM)
-        res[row * batch + c] = std::isnan(v) ? std::numeric_limits<double>::quiet_NaN() : v;
-      }
+      k.add_block_sums(res + row * batch, partial.data() + (rb * 4 + row) * batch, batch);
     }
 }
 
@@ -246,6 +240,33 @@ void fused_grad(int score, const py::object& noise, const py::array& g, std::siz
   }
 }
 
+// A gradient estimator's chain rule from reduce_estimator's sums (4, n) (the core's
+// grad_finish, the operations of the fused estimators): d_loc and d_param of param's
+// dtype (rounded once), or float64 for a float32 param (not rounded: for a caller that
+// sums them over broadcast axes first).
+template <class T>
+void finish(int score, const py::array& sums, const py::array& param, int kind, double scale, const py::array& d_loc,
+            const py::array& d_param) {
+  const std::size_t n = std::size_t(param.size());
+  const double* sp = input<double>(sums, "sums", 4 * n);
+  const T* pp = input<T>(param, "param", n);
+  const KernelTable& k = active_kernels();
+  if constexpr (sizeof(T) == 4) {
+    if (has_dtype<double>(d_loc)) {
+      double* lp = output<double>(d_loc, "d_loc", n);
+      double* dp = output<double>(d_param, "d_param", n);
+      ReleasedGil nogil;
+      k.grad_finish_f32_to_f64(score, sp, sp + 2 * n, pp, kind, scale, n, lp, dp);
+      return;
+    }
+  }
+  T* lp = output<T>(d_loc, "d_loc", n);
+  T* dp = output<T>(d_param, "d_param", n);
+  ReleasedGil nogil;
+  if constexpr (sizeof(T) == 8) k.grad_finish_f64(score, sp, sp + 2 * n, pp, kind, scale, n, lp, dp);
+  else k.grad_finish_f32(score, sp, sp + 2 * n, pp, kind, scale, n, lp, dp);
+}
+
 template <class T>
 void dsigma(const py::array& param, int kind, const py::array& out) {
   const std::size_t n = std::size_t(param.size());
@@ -308,6 +329,19 @@ void register_gradients(py::module_& m) {
         "The score-function gradient in one pass: reduce_estimator's score sums (weights w from f as there), then "
         "the chain rule d_loc = (sum w eps / sigma) * scale, d_param = (sum w (eps^2 - 1) / sigma) * "
         "(dsigma/dparam * scale), written to d_loc and d_param (dtype of f, batch elements each).");
+  m.def("grad_finish",
+        [](int score, const py::array& sums, const py::array& param, int kind, double scale, const py::array& d_loc,
+           const py::array& d_param) {
+          if (score != 0 && score != 1) throw py::value_error("score must be 0 or 1");
+          checked_kind(kind);
+          if (has_dtype<float>(param)) return finish<float>(score, sums, param, kind, scale, d_loc, d_param);
+          return finish<double>(score, sums, param, kind, scale, d_loc, d_param);
+        },
+        py::arg("score"), py::arg("sums"), py::arg("param"), py::arg("kind"), py::arg("scale"), py::arg("d_loc"),
+        py::arg("d_param"),
+        "A gradient estimator from reduce_estimator's sums (4, n): pathwise (score 0) d_loc = sums[0] * scale, "
+        "d_param = sums[2] * (dsigma/dparam * scale); score function (1) the same with sums[0] / sigma and "
+        "sums[2] / sigma. Into d_loc and d_param: param's dtype, or float64 for a float32 param.");
   m.def("dsigma",
         [](const py::array& param, int kind, const py::array& out) {
           checked_kind(kind);

@@ -138,6 +138,15 @@ def pathwise_grad(
     d_loc: npt.NDArray[Any],
     d_param: npt.NDArray[Any],
 ) -> None: ...
+def grad_finish(
+    score: int,
+    sums: npt.NDArray[np.float64],
+    param: npt.NDArray[Any],
+    kind: int,
+    scale: float,
+    d_loc: npt.NDArray[Any],
+    d_param: npt.NDArray[Any],
+) -> None: ...
 def dsigma(param: npt.NDArray[Any], kind: int, out: npt.NDArray[np.float64]) -> None: ...
 def score_grad(
     noise: tuple[int, int, int, int, int] | tuple[StreamPos, int] | npt.NDArray[Any],

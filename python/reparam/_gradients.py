@@ -110,13 +110,15 @@ def _dsigma(kind: int, param: Array) -> Array:
     return out
 
 
-def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array,
+def _finish(q: Normal, rows: int, reduce: str, sums: Array, score: bool,
             variances: Callable[[], tuple[Array, Array]] | None,
             spread: Callable[[list[str], Array], dict[str, Array]] | None = None) -> Any:
     """Chain rule, reduction scale and the shapes of the arguments; optional variances.
 
-    The arithmetic is that of the core's fused pathwise kernel (``_core.pathwise_grad``):
-    ``d_loc * scale`` and ``d_sigma * (dsigma/dparam * scale)`` in float64, rounded once.
+    The chain rule is the core's (``_core.grad_finish``, the one the fused estimators
+    run): from the column sums `sums` (4, batch) of ``_core.reduce_estimator``, in
+    float64, here not rounded, so that an argument broadcast over the batch gets its
+    gradient summed in float64 and rounded once.
 
     `variances` gives the core's per batch element variances of the terms (before the
     chain rule), used for an argument of the full batch shape. `spread` gets the keys
@@ -126,17 +128,18 @@ def _finish(q: Normal, rows: int, reduce: str, d_loc: Array, d_sigma: Array,
     """
 
     _, par_b = q._batch_arrays()
-    chain = _dsigma(q._kind, par_b.reshape(-1))
-    scale = _scale(rows, reduce)
+    par = par_b.reshape(-1)
+    d_loc, d_param = np.empty(par.size, np.float64), np.empty(par.size, np.float64)
+    _core.grad_finish(int(score), sums, par, q._kind, _scale(rows, reduce), d_loc, d_param)
     bshape = q.batch_shape
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # (rounding to float32 may overflow to inf)
         grads = {
-            "loc": _sum_to((d_loc * scale).reshape(bshape), q.loc.shape).astype(q.dtype),
-            q.param_name: _sum_to((d_sigma * (chain * scale)).reshape(bshape),
-                                  q.param.shape).astype(q.dtype),
+            "loc": _sum_to(d_loc.reshape(bshape), q.loc.shape).astype(q.dtype),
+            q.param_name: _sum_to(d_param.reshape(bshape), q.param.shape).astype(q.dtype),
         }
         if variances is None:
             return grads
+        chain = _dsigma(q._kind, par)
         stats: dict[str, Array] = {}
         if q.loc.shape == bshape or q.param.shape == bshape:
             var_loc, var_sigma = variances()
@@ -348,7 +351,7 @@ def pathwise_grad(q: Normal, grad_z: Any, noise: Noise | Array, *, reduce: str =
             "loc": (0, None, q.loc.shape), q.param_name: (1, chain, q.param.shape)}
         return _spread_variances(q, src, g_rows, rows, {k: terms[k] for k in keys})
 
-    return _finish(q, rows, reduce, sums[0], sums[2], variances if return_stats else None, spread)
+    return _finish(q, rows, reduce, sums, False, variances if return_stats else None, spread)
 
 
 def _pathwise_in_place(q: Normal, g: Array, noise: Any, reduce: str) -> dict[str, Array] | None:
@@ -516,6 +519,4 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
         weights = w if w is not None else np.require(_centred_weights(f, rows, baseline), q.dtype, ("C", "A"))
         return _spread_variances(q, src, weights, rows, {k: terms[k] for k in keys})
 
-    with np.errstate(all="ignore"):
-        d_loc, d_sigma = sums[0] * inv, sums[2] * inv
-    return _finish(q, rows, reduce, d_loc, d_sigma, variances if return_stats else None, spread)
+    return _finish(q, rows, reduce, sums, True, variances if return_stats else None, spread)

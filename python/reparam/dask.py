@@ -734,23 +734,21 @@ def _finish_block(sums: Array, param: Array, *, spec: _FinishSpec) -> Array:
 
     The arithmetic is that of the in-memory estimators (chain rule and scaling).
     """
-    s = sums.reshape(4, -1)
+    s = _c(sums.reshape(4, -1), _F64)
     dt = _canon(spec.dt)
     p = _c(param, dt).reshape(-1)
     out = np.full((4, p.size), np.nan)
+    scale = 1.0 / spec.rows if spec.reduce == "mean" else 1.0
+    # the chain rule of the in-memory estimators (the core's), in float64: the terms are
+    # summed down to the arguments' shapes before they are rounded
+    _core.grad_finish(int(spec.score), s, p, spec.kind, scale, out[0], out[1])
     with np.errstate(all="ignore"):
-        if spec.score:
-            sigma64 = np.empty(p.size, np.float64)
-            _core.sigma(_c(p, _F64), spec.kind, sigma64)
-            inv = 1.0 / sigma64
-            d_loc, d_sigma = s[0] * inv, s[2] * inv
-        else:
-            d_loc, d_sigma = s[0], s[2]
-        chain = _dsigma(spec.kind, p)
-        scale = 1.0 / spec.rows if spec.reduce == "mean" else 1.0
-        out[0] = d_loc * scale
-        out[1] = d_sigma * (chain * scale)
         if spec.stats:
+            chain = _dsigma(spec.kind, p)
+            if spec.score:
+                sigma64 = np.empty(p.size, np.float64)
+                _core.sigma(_c(p, _F64), spec.kind, sigma64)
+                inv = 1.0 / sigma64
             var_loc, var_sigma = _sample_var(s[0], s[1], spec.rows), _sample_var(s[2], s[3], spec.rows)
             if spec.score:
                 var_loc, var_sigma = var_loc * inv * inv, var_sigma * inv * inv

@@ -831,6 +831,33 @@ void run_chain(std::size_t id, int kind, const std::vector<Target>& targets, New
     }
     tot.target_hash[t] = fnv1a(&h, 1, tot.target_hash[t]);
   }
+  if constexpr (sizeof(T) == 4) {  // float32 parameters, float64 results (grad_finish_f32_to_f64)
+    auto wide = [&](const KernelTable& k, int score, std::vector<double>& dl, std::vector<double>& dp) {
+      dl.assign(n, 0.0);
+      dp.assign(n, 0.0);
+      k.grad_finish_f32_to_f64(score, sx.data(), sy.data(), p.data(), kind, scale, n, dl.data(), dp.data());
+    };
+    for (int score = 0; score < 2; ++score) {
+      std::vector<double> ref_wl, ref_wp, wl, wp;
+      wide(*targets[0].table, score, ref_wl, ref_wp);
+      h = fnv1a(ref_wl.data(), n, h);
+      h = fnv1a(ref_wp.data(), n, h);
+      for (std::size_t t = 1; t < targets.size(); ++t) {
+        wide(*targets[t].table, score, wl, wp);
+        const std::size_t a = first_diff(wl.data(), ref_wl.data(), n), b = first_diff(wp.data(), ref_wp.data(), n);
+        if (a < n || b < n)
+          fail("%s: target %s float64 %s results differ from scalar (d_loc at %zu, d_param at %zu)", desc,
+               targets[t].name.c_str(), score ? "score" : "pathwise", a, b);
+      }
+      // rounded once to float32 they are the float32 results
+      for (std::size_t i = 0; i < n; ++i) {
+        const T wl32 = T(ref_wl[i]), wp32 = T(ref_wp[i]);
+        if (std::memcmp(&wl32, &ref_dl[score * n + i], sizeof(T)) != 0 ||
+            std::memcmp(&wp32, &ref_dp[score * n + i], sizeof(T)) != 0)
+          fail("%s: float64 %s result %zu does not round to the float32 one", desc, score ? "score" : "pathwise", i);
+      }
+    }
+  }
   ++tot.cases;
   tot.values += 5 * n;
   tot.hash = fnv1a(&h, 1, tot.hash);
