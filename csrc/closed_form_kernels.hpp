@@ -177,13 +177,13 @@ REPARAM_INLINE V half_sigma2_of_exp(V p, V ex) {
   return select(ok, direct, mul(mul(half, sg), sg));
 }
 
+// The other parameterizations: from the parameter (var) or from sigma.
 template <int Kind, class V>
 REPARAM_INLINE V half_sigma2(V p, const Sigma<V>& s) {
+  static_assert(Kind == kScale || Kind == kVar || Kind == kSoftplus, "logvar, logstd: half_sigma2_of_exp");
   const F64 half = set1_f64(0.5);
   if constexpr (Kind == kVar) return mul(half, p);
-  if constexpr (Kind == kLogvar) return half_sigma2_of_exp<Kind>(p, exp_acc(p));
-  if constexpr (Kind == kLogstd) return half_sigma2_of_exp<Kind>(p, exp_acc(mul(set1_f64(2.0), p)));
-  if constexpr (Kind == kScale || Kind == kSoftplus) return mul(mul(half, s.sigma), s.sigma);
+  else return mul(mul(half, s.sigma), s.sigma);
 }
 
 // What a form reads of sigma_of: kl_standard_normal under logvar and logstd needs only

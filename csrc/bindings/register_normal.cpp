@@ -160,11 +160,16 @@ py::tuple closed_form_t(int form, int kind, py::array& loc, py::array& param, co
   return run(static_cast<double*>(nullptr));
 }
 
-py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, const py::object& x,
-                      const py::object& other_param, int other_kind, bool grad, bool wide) {
+// The closed forms' form and parameterization arguments, checked once for both entries.
+void check_closed_form_args(int form, int kind, int other_kind) {
   if (form < 0 || form > 3) throw py::value_error("form must be in [0, 3], got " + std::to_string(form));
   checked_kind(kind);
   checked_kind(other_kind, "other_kind");
+}
+
+py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, const py::object& x,
+                      const py::object& other_param, int other_kind, bool grad, bool wide) {
+  check_closed_form_args(form, kind, other_kind);
   if (has_dtype<float>(loc)) return closed_form_t<float>(form, kind, loc, param, x, other_param, other_kind, grad, wide);
   return closed_form_t<double>(form, kind, loc, param, x, other_param, other_kind, grad, wide);
 }
@@ -175,9 +180,7 @@ py::tuple closed_form(int form, int kind, py::array& loc, py::array& param, cons
 // (the caller broadcasts and casts them, then calls closed_form).
 py::object closed_form_same(int form, int kind, py::array& loc, py::array& param, const py::object& x,
                             const py::object& other_param, int other_kind, bool grad) {
-  if (form < 0 || form > 3) throw py::value_error("form must be in [0, 3], got " + std::to_string(form));
-  checked_kind(kind);
-  checked_kind(other_kind, "other_kind");
+  check_closed_form_args(form, kind, other_kind);
   const bool f32 = has_dtype<float>(loc);
   if (!f32 && !has_dtype<double>(loc)) return py::none();
   const bool needs_x = form == int(ClosedForm::LogProb) || form == int(ClosedForm::Kl);
@@ -188,7 +191,8 @@ py::object closed_form_same(int form, int kind, py::array& loc, py::array& param
     const auto* a = py::detail::array_proxy(h.ptr());
     const auto* l = py::detail::array_proxy(loc.ptr());
     constexpr int kFlags = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
-    if ((a->flags & kFlags) != kFlags || a->nd != l->nd || !std::equal(a->dimensions, a->dimensions + a->nd, l->dimensions))
+    if ((a->flags & kFlags) != kFlags || a->nd != l->nd ||
+        !std::equal(a->dimensions, a->dimensions + a->nd, l->dimensions))
       return false;
     const auto arr = py::reinterpret_borrow<py::array>(h);
     return f32 ? has_dtype<float>(arr) : has_dtype<double>(arr);

@@ -500,12 +500,15 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     else:
         sums = _core.reduce_estimator(1, return_stats and _any_full(q), src, g_arg, rows, batch, wcols, inner,
                                       cb, ca, cc)
-    sigma = np.empty(batch, np.float64)
-    _core.sigma(np.require(par_b.reshape(-1), np.float64, ("C", "A")), q._kind, sigma)
-    with np.errstate(all="ignore"):
-        inv = 1.0 / sigma
+    def inv_sigma() -> Array:  # 1 / sigma in float64, for the variances only
+        sigma = np.empty(batch, np.float64)
+        _core.sigma(np.require(par_b.reshape(-1), np.float64, ("C", "A")), q._kind, sigma)
+        with np.errstate(all="ignore"):
+            inv: Array = 1.0 / sigma
+        return inv
 
     def variances() -> tuple[Array, Array]:
+        inv = inv_sigma()
         with np.errstate(all="ignore"):
             return (_sample_var(sums[0], sums[1], rows) * inv * inv,
                     _sample_var(sums[2], sums[3], rows) * inv * inv)
@@ -513,6 +516,7 @@ def score_grad(q: Normal, f_values: Any, noise: Noise | Array, *, baseline: Any 
     def spread(keys: list[str], chain: Array) -> dict[str, Array]:
         # per sample and batch element: w eps / sigma for loc, w (eps**2 - 1) / sigma *
         # dsigma/dparam for the parameter
+        inv = inv_sigma()
         with np.errstate(all="ignore"):
             terms: dict[str, tuple[int, Array | None, tuple[int, ...]]] = {
                 "loc": (1, inv, q.loc.shape), q.param_name: (2, chain * inv, q.param.shape)}

@@ -21,6 +21,7 @@ import numpy as np
 import torch as _torch
 
 from . import _core
+from ._arrays import _c_aligned
 from ._generator import Generator, default_rng
 from ._gradients import _handle_source as _noise_source
 from ._normal import Noise, Normal, _check_nonnegative
@@ -136,8 +137,7 @@ class _RSample(_torch.autograd.Function):
             rows, ns = ctx.rows, ctx.ns
             if rows > 1 and not any(g.strides[:ns]):
                 g = g[(0,) * ns]  # broadcast over the samples (z.sum()): the kernel reads one row
-            if not (g.dtype == dtype and g.flags.c_contiguous and g.flags.aligned):
-                g = np.ascontiguousarray(g, dtype)  # np.require costs microseconds more
+            g = _c_aligned(g, dtype)
             d_loc_n, d_par_n = empty_pair(par_b.shape, dtype)
             if rows and par_b.size:
                 _core.pathwise_grad(_noise_source(ctx.noise), g, rows, par_b.size, par_b, ctx.kind, 1.0,
