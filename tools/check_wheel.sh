@@ -134,7 +134,7 @@ SDSRC="$UNPACKED/reparam-$VERSION"
 [ -d "$SDSRC" ] || fail "the sdist does not unpack to reparam-$VERSION/"
 [ ! -e "$SDSRC/.git" ] || fail "the sdist contains .git"
 for f in PKG-INFO pyproject.toml CMakeLists.txt README.md python/reparam/_version.py \
-         python/reparam/py.typed python/reparam/_core.pyi csrc tests; do
+         python/reparam/py.typed python/reparam/_core.pyi csrc/bindings/_bitgen.pyx csrc tests; do
   [ -e "$SDSRC/$f" ] || fail "the sdist lacks $f"
 done
 PKG_VERSION="$(sed -n 's/^Version: //p' "$SDSRC/PKG-INFO")"
@@ -153,21 +153,24 @@ ok "twine check --strict: sdist and wheel"
 import sys, zipfile
 wheel, version = sys.argv[1], sys.argv[2]
 names = zipfile.ZipFile(wheel).namelist()
-need = ["reparam/__init__.py", "reparam/_version.py", "reparam/py.typed", "reparam/_core.pyi"]
+need = ["reparam/__init__.py", "reparam/_version.py", "reparam/py.typed", "reparam/_core.pyi",
+        "reparam/_bitgen.pyi"]
 missing = [n for n in need if n not in names]
 cores = [n for n in names if n.startswith("reparam/_core.") and n.endswith((".so", ".pyd"))]
+bitgens = [n for n in names if n.startswith("reparam/_bitgen.") and n.endswith((".so", ".pyd"))]
 stray = [n for n in names if n.split("/")[0] in ("tests", "csrc", "benchmarks", "tools", "python")]
 meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
 meta_version = next(l.split(": ", 1)[1] for l in
                     zipfile.ZipFile(wheel).read(meta).decode().splitlines() if l.startswith("Version: "))
 problems = ([f"missing {m}" for m in missing] + ([] if len(cores) == 1 else [f"extension: {cores}"])
+            + ([] if len(bitgens) == 1 else [f"BitGenerator extension: {bitgens}"])
             + ([f"stray files: {stray[:5]}"] if stray else [])
             + ([] if meta_version == version else [f"METADATA Version {meta_version}"]))
 if problems:
     print("check_wheel: wheel contents:", "; ".join(problems)); sys.exit(1)
-print(f"check_wheel: wheel holds {cores[0]}, py.typed, _core.pyi; METADATA Version {meta_version}")
+print(f"check_wheel: wheel holds {cores[0]}, {bitgens[0]}, py.typed, _core.pyi; METADATA Version {meta_version}")
 EOF
-ok "wheel contents: one extension, py.typed, _core.pyi, METADATA Version $VERSION"
+ok "wheel contents: _core and _bitgen, py.typed, _core.pyi, METADATA Version $VERSION"
 
 step "instruction-set flags per object (compile_commands.json) and kernel symbols"
 "$TOOLS/python" - "$BUILD/compile_commands.json" "$ARCH" <<'EOF' || fail "instruction-set flags"

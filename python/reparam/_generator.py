@@ -144,31 +144,40 @@ def _check_out(out: Any, dt: np.dtype[Any], size: Any) -> np.ndarray[Any, Any]:
     return out
 
 
-class Generator:
+class Generator(np.random.Generator):
     """Generator(bit_generator)
 
-    Normal and uniform variates from a :class:`Philox` stream, with the
-    signatures, broadcasting, return types and exceptions of
-    ``numpy.random.Generator``.
+    A ``numpy.random.Generator`` on a :class:`Philox` stream: every NumPy method, with
+    NumPy's signatures, broadcasting, return types and exceptions. `standard_normal`,
+    `normal`, `random` and `uniform` run on reparam's SIMD, multi-threaded kernels; the
+    other methods are NumPy's own, drawing from the same stream through its bit
+    generator interface (their word usage is NumPy's).
 
-    Every value is a function of the key and its position in the stream alone:
-    drawing ``n`` then ``m`` values of one dtype gives the values of one draw of
-    ``n + m``, on every SIMD path and thread count (see README, "The stream
-    contract").
+    Every value of the SIMD methods is a function of the key and its position in the
+    stream alone: drawing ``n`` then ``m`` values of one dtype gives the values of one
+    draw of ``n + m``, on every SIMD path and thread count (see README, "The stream
+    contract"). `random` and `uniform` give exactly the values NumPy's own methods draw
+    from the same Philox state.
 
     Parameters
     ----------
     bit_generator : Philox
-        The stream to draw from; it is shared, not copied.
+        The stream to draw from (an instance); it is shared, not copied.
     """
 
     def __init__(self, bit_generator: Philox) -> None:
+        if isinstance(bit_generator, type):
+            raise ValueError(
+                f"bit_generator must be an instance, got the class {bit_generator.__name__}: "
+                "pass Philox(seed), not Philox"
+            )
         if not isinstance(bit_generator, Philox):
             raise TypeError(
                 "bit_generator must be a reparam.Philox, got "
-                f"{type(bit_generator).__name__}"
+                f"{type(bit_generator).__name__} (numpy.random.Generator takes other bit generators)"
             )
-        self._bit_generator = bit_generator
+        super().__init__(bit_generator)
+        self._philox = bit_generator
         self._state = bit_generator._state
         # The common calls, compiled and bound to the state (small draws are dominated
         # by call overhead). They defer to _is_single and _normalize_size for every
@@ -187,23 +196,23 @@ class Generator:
     @property
     def bit_generator(self) -> Philox:
         """The Philox bit generator this Generator draws from."""
-        return self._bit_generator
+        return self._philox
 
-    def spawn(self, n_children: int) -> list[Generator]:
+    def spawn(self, n_children: int) -> list[Generator]:  # type: ignore[override]
         """spawn(n_children)
 
         Independent child Generators, from the bit generator's SeedSequence.
         """
-        return [Generator(b) for b in self._bit_generator.spawn(n_children)]
+        return [Generator(b) for b in self._philox.spawn(n_children)]
 
     def __repr__(self) -> str:
         return f"Generator(Philox) at {id(self):#x}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Generator, (self._bit_generator,))
+        return (Generator, (self._philox,))
 
     # -------------------------------------------------------------------------------
-    @overload
+    @overload  # type: ignore[override]  # typed by dtype; NumPy has no dtype here
     def standard_normal(
         self, size: None = None, dtype: _DTypeF32 | _DTypeF64 = ..., out: None = None
     ) -> float: ...
@@ -282,7 +291,7 @@ class Generator:
         fill(self._state, res)
         return res
 
-    @overload
+    @overload  # type: ignore[override]  # typed by dtype
     def random(
         self, size: None = None, dtype: _DTypeF32 | _DTypeF64 = ..., out: None = None
     ) -> float: ...
@@ -349,7 +358,7 @@ class Generator:
         _core.fill_uniform(self._state, out)
         return out
 
-    def normal(
+    def normal(  # type: ignore[override]  # adds dtype and out to NumPy's arguments
         self,
         loc: Any = 0.0,
         scale: Any = 1.0,
@@ -446,6 +455,72 @@ class Generator:
             np.multiply(res, scale_t, out=res)
             np.add(res, loc_t, out=res)
         if size is None and out is None and res.ndim == 0:
+            return float(res)
+        return res
+
+
+    def uniform(  # type: ignore[override]  # NumPy's arguments, one signature
+        self, low: Any = 0.0, high: Any = 1.0, size: int | tuple[int, ...] | None = None
+    ) -> Any:
+        """uniform(low=0.0, high=1.0, size=None)
+
+        Draw samples from the uniform distribution on ``[low, high)``.
+
+        ``low + (high - low) * u`` with ``u`` the float64 values `random` would have
+        returned for the same shape: the values NumPy's ``uniform`` draws from the same
+        Philox state, computed by the SIMD kernels.
+
+        Parameters
+        ----------
+        low, high : float or array_like of floats
+            Bounds; ``high - low`` must be finite and non-negative (as NumPy 2 requires).
+        size : int or tuple of ints, optional
+            Output shape. If None, the broadcast shape of `low` and `high`.
+
+        Returns
+        -------
+        float or ndarray
+            A Python float when `low` and `high` are scalars and `size` is None.
+
+        Raises
+        ------
+        OverflowError
+            If ``high - low`` is not finite.
+        ValueError
+            If ``high < low`` somewhere, or the shapes of `low` and `high` do not broadcast to `size`.
+        """
+        low_a = _as_float64(low, "low")
+        high_a = _as_float64(high, "high")
+        if low_a.ndim == 0 and high_a.ndim == 0:
+            _check_real_scalar(low, "low")
+            _check_real_scalar(high, "high")
+        with np.errstate(all="ignore"):
+            range_a = np.subtract(high_a, low_a)
+        for bad_values, exc, what in ((~np.isfinite(range_a), OverflowError, "finite"),
+                                      (range_a < 0, ValueError, "non-negative")):
+            if bad_values.any():  # NumPy's order: an infinite or NaN range first
+                where = ""
+                if range_a.ndim:
+                    bad = int(np.flatnonzero(bad_values.ravel())[0])
+                    where = f" at flat index {bad}"
+                raise exc(f"high - low must be {what}, got {float(range_a.ravel()[bad if where else 0])}"
+                          f"{where}")
+        bshape = range_a.shape
+        if size is None:
+            shape = bshape
+        else:
+            shape = _normalize_size(size)
+            if _broadcast_or_none(bshape, shape) != shape:
+                raise ValueError(
+                    "shape mismatch: objects cannot be broadcast to a single shape: "
+                    f"low {low_a.shape}, high {high_a.shape}, size {shape}"
+                )
+        res = empty(shape, _F64, "uniform")
+        _core.fill_uniform(self._state, res)
+        # NumPy's random_uniform: low + range * u, one rounding each (no FMA in NumPy's loops)
+        np.multiply(res, range_a, out=res)
+        np.add(res, low_a, out=res)
+        if size is None and res.ndim == 0:
             return float(res)
         return res
 

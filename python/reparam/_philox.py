@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._bitgen import PhiloxBitGenerator
 from ._shapes import empty
 
 __all__ = ["Philox"]
@@ -39,7 +40,7 @@ def _as_count(value: Any, name: str) -> int:
     return v
 
 
-class Philox:
+class Philox(PhiloxBitGenerator):
     """Philox(seed=None, *, key=None, counter=None)
 
     Counter-based Philox4x32-10 bit generator (Salmon et al., SC11).
@@ -63,6 +64,11 @@ class Philox:
 
     Notes
     -----
+    A ``numpy.random.BitGenerator``: ``numpy.random.Generator(Philox(0))`` draws every
+    NumPy distribution from this stream, and pickles, copies and spawns like NumPy's own
+    bit generators; ``ctypes``, ``cffi`` and ``capsule`` give the ``bitgen_t`` interface
+    to numba and C code.
+
     ``lock`` is held while positions of the stream are reserved; it is the lock
     ``numpy.random.Generator`` uses when driven by this bit generator, so
     ``np.random.Generator(Philox(0))`` draws NumPy's distributions from this stream
@@ -83,7 +89,7 @@ class Philox:
     ) -> None:
         if key is not None and seed is not None:
             raise ValueError("seed and key cannot be both used")
-        self._seed_seq: np.random.SeedSequence | None
+        seed_seq: np.random.SeedSequence | None
         if key is None:
             if isinstance(seed, np.random.SeedSequence):
                 seed_seq = seed
@@ -100,31 +106,21 @@ class Philox:
                         "seed must be None, a non-negative int, a sequence of them or a "
                         f"numpy.random.SeedSequence ({exc})"
                     ) from None
-            self._seed_seq = seed_seq
             words = seed_seq.generate_state(2, np.uint32)
             key_int = int(words[0]) | (int(words[1]) << 32)
         else:
-            self._seed_seq = None
+            seed_seq = None
             key_int = _as_int(key, "key", 64)
         ctr = 0 if counter is None else _as_int(counter, "counter", 128)
         self._state = _core.PhiloxState(key_int, 0, 0, 0)
         _core.philox_set_state(self._state, key_int, ctr, 0)
-        self.lock = self._state.make_lock()
-        self._capsule = self._state.capsule()
+        self._attach(self._state, self._state.make_lock(), seed_seq)
 
-    # -- NumPy bit generator protocol -------------------------------------------------
-    @property
-    def capsule(self) -> Any:
-        """PyCapsule named "BitGenerator" with NumPy's ``bitgen_t`` interface."""
-        return self._capsule
-
-    @property
-    def seed_seq(self) -> np.random.SeedSequence | None:
-        """The SeedSequence the key came from (None when a key was given)."""
-        return self._seed_seq
+    # -- NumPy bit generator protocol: capsule, ctypes, cffi, lock and seed_seq come from
+    # numpy.random.BitGenerator (via PhiloxBitGenerator, which holds this stream's bitgen_t)
 
     # -- state --------------------------------------------------------------------
-    @property
+    @property  # type: ignore[override]  # a dict, set from a dict
     def state(self) -> dict[str, Any]:
         """Get or set the state as a dict.
 
@@ -179,9 +175,8 @@ class Philox:
         j = _as_count(jumps, "jumps")
         new = Philox(key=0)
         new._state = _core.stream_jumped(self._state, j)
-        new.lock = new._state.make_lock()
-        new._capsule = new._state.capsule()
-        new._seed_seq = self._seed_seq  # as NumPy's jumped(): children spawn from the same
+        # as NumPy's jumped(): children spawn from the same SeedSequence
+        new._attach(new._state, new._state.make_lock(), self._seed_seq)
         return new
 
     def spawn(self, n_children: int) -> list[Philox]:
@@ -197,7 +192,7 @@ class Philox:
             )
         return [Philox(s) for s in self._seed_seq.spawn(_as_count(n_children, "n_children"))]
 
-    def random_raw(self, size: int | tuple[int, ...] | None = None, output: bool = True) -> Any:
+    def random_raw(self, size: int | tuple[int, ...] | None = None, output: bool = True) -> Any:  # type: ignore[override]  # 32-bit words
         """random_raw(size=None, output=True)
 
         The next raw 32-bit words of the stream.
@@ -232,7 +227,7 @@ class Philox:
                             f"got {type(seed_seq).__name__}")
         self.__init__(key=0)  # type: ignore[misc]
         self.state = d["state"]
-        self._seed_seq = seed_seq
+        self._attach(self._state, self.lock, seed_seq)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore_philox, (self.__getstate__(),))
