@@ -359,6 +359,7 @@ def test_uniform_matches_numpy_everywhere() -> None:
     cases: list[tuple[Any, Any, Any]] = [
         (0.0, 1.0, None), (-3.0, 2.0, 1000), (1.5, 1.5, 3), (np.arange(4.0), 10.0, (3, 4)),
         ([[1.0], [2.0]], np.array([5.0, 6.0, 7.0]), None), (1, 2, (2, 0)), (-1e300, 1e300, 7),
+        (0, 2**70, 5), (np.float64(-1.0), 2.0, 4), (True, 2.0, 3), (0.5, 0.5, 2),
     ]
     for low, high, size in cases:
         a = reparam.default_rng(11).uniform(low, high, size)
@@ -381,6 +382,8 @@ def test_uniform_call_splits() -> None:
         ((-1e308, 1e308), OverflowError, "high - low must be finite"),
         ((np.zeros(2), [1.0, np.nan]), OverflowError, "at flat index 1"),
         ((2.0, 1.0), ValueError, "high - low must be non-negative, got -1.0"),
+        ((2.0, 1.0, 5), ValueError, "high - low must be non-negative, got -1.0"),
+        ((0.0, float("nan"), 5), OverflowError, "high - low must be finite, got nan"),
         ((np.zeros(3), [1.0, 1.0, -1.0]), ValueError, "non-negative, got -1.0 at flat index 2"),
         ((np.zeros(2), 1.0, 3), ValueError, "low \\(2,\\)"),
         (("a", 1.0), ValueError, "low must be real numbers"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     _Array64: TypeAlias = npt.NDArray[np.float64]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_PLAIN_REALS = (float, int)  # exact types: bool, NumPy scalars and subclasses take the general path
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 
@@ -489,6 +491,19 @@ class Generator(np.random.Generator):
         ValueError
             If ``high < low`` somewhere, or the shapes of `low` and `high` do not broadcast to `size`.
         """
+        if size is not None and type(low) in _PLAIN_REALS and type(high) in _PLAIN_REALS:
+            # Python numbers and a size (the common call): the checks below on floats
+            try:
+                lo, span = float(low), float(high) - float(low)
+            except OverflowError:
+                pass  # an int beyond float64: the general path says so
+            else:
+                if math.isfinite(span) and span >= 0.0:
+                    res = empty(_normalize_size(size), _F64, "uniform")
+                    _core.fill_uniform(self._state, res)
+                    np.multiply(res, span, out=res)
+                    np.add(res, lo, out=res)
+                    return res
         low_a = _as_float64(low, "low")
         high_a = _as_float64(high, "high")
         if low_a.ndim == 0 and high_a.ndim == 0:
