@@ -148,6 +148,12 @@ struct KernelTable {
                                  double* d_loc, double* d_param);
   void (*closed_form_f64)(int form, int kind, int other_kind, std::size_t n, const double* loc, const double* param,
                           const double* x, const double* other, double* value, double* d_loc, double* d_param);
+  // Exp(1) variates -log(u1) (units as the fills above: float32 one word per value,
+  // float64 one 64-bit slot; u1 as the normals' radius forms it).
+  void (*fill_exponential_f32)(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out,
+                               bool streaming);
+  void (*fill_exponential_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out,
+                               bool streaming);
 };
 
 // One table per compiled target; nullptr for targets this build does not have.

@@ -85,9 +85,10 @@ REPARAM_INLINE V log_reduced(E e, V f) {
 
 // ---------------------------------------------------------------- float32
 
-// r = sqrt(-2 log(u1)), u1 = (w | 1) / 2**32.
+// log(u1), u1 = (w | 1) / 2**32: the radius's logarithm, also the exponential
+// sampler's (-log(u1) is an Exp(1) variate).
 template <class U>
-REPARAM_INLINE auto radius_f32(U w) {
+REPARAM_INLINE auto log_u1_f32(U w) {
   const U t = bor(w, set1_u32(1));
   const auto upper = top_bit(t);                                      // u1 >= 1/2
   const U v = select(upper, sub(set1_u32(0), t), t);                  // odd, < 2**31
@@ -105,8 +106,13 @@ REPARAM_INLINE auto radius_f32(U w) {
   const auto far = gt(x, set1_f32(c::kOneMinusSqrtHalfF32));
   const V f_hi = select(far, sub(set1_f32(1.0f), add(x, x)), sub(set1_f32(0.0f), x));
   const V e_hi = select(far, set1_f32(-1.0f), set1_f32(0.0f));
-  const V L = log_reduced(select(upper, e_hi, e_lo), select(upper, f_hi, f_lo));
-  return sqrt(mul(L, set1_f32(-2.0f)));
+  return log_reduced(select(upper, e_hi, e_lo), select(upper, f_hi, f_lo));
+}
+
+// r = sqrt(-2 log(u1)), u1 = (w | 1) / 2**32.
+template <class U>
+REPARAM_INLINE auto radius_f32(U w) {
+  return sqrt(mul(log_u1_f32(w), set1_f32(-2.0f)));
 }
 
 // cos and sin of 2 pi u2, u2 = ((w >> 6) + 1/2) / 2**26.
@@ -130,10 +136,10 @@ REPARAM_INLINE void cos_sin_f32(U w, V& cos_out, V& sin_out) {
 
 // ---------------------------------------------------------------- float64
 
-// r = sqrt(-2 log(u1)), u1 = ((hi:lo) | 1) / 2**64; dlo, dhi: the words vlo, vhi as
+// log(u1), u1 = ((hi:lo) | 1) / 2**64; dlo, dhi: the words vlo, vhi of u1_words as
 // doubles, upper: u1 >= 1/2 (for the lower or upper half of the 32-bit lanes).
 template <class V, class M>
-REPARAM_INLINE V radius_f64(V dlo, V dhi, M upper) {
+REPARAM_INLINE V log_u1_f64(V dlo, V dhi, M upper) {
   const V x = add(mul(dhi, set1_f64(0x1p-32)), mul(dlo, set1_f64(0x1p-64)));  // (0, 1/2]
   const auto bits = as_u64(x);
   V e_lo = sub(as_f64(bor(srl64<52>(bits), set1_u64(0x4330000000000000ull))),
@@ -146,8 +152,27 @@ REPARAM_INLINE V radius_f64(V dlo, V dhi, M upper) {
   const auto far = gt(x, set1_f64(c::kOneMinusSqrtHalfF64));
   const V f_hi = select(far, sub(set1_f64(1.0), add(x, x)), sub(set1_f64(0.0), x));
   const V e_hi = select(far, set1_f64(-1.0), set1_f64(0.0));
-  const V L = log_reduced(select(upper, e_hi, e_lo), select(upper, f_hi, f_lo));
-  return sqrt(mul(L, set1_f64(-2.0)));
+  return log_reduced(select(upper, e_hi, e_lo), select(upper, f_hi, f_lo));
+}
+
+// r = sqrt(-2 log(u1)), arguments as log_u1_f64's.
+template <class V, class M>
+REPARAM_INLINE V radius_f64(V dlo, V dhi, M upper) {
+  return sqrt(mul(log_u1_f64(dlo, dhi, upper), set1_f64(-2.0)));
+}
+
+// u1 = ((hi:lo) | 1) / 2**64 as the 32-bit words of min(u1, 1 - u1) * 2**64 (formed
+// exactly: 2**64 - t for u1 >= 1/2) and the mask u1 >= 1/2.
+template <class U>
+struct U1Words {
+  U vlo, vhi;
+  decltype(top_bit(std::declval<U>())) upper;
+};
+template <class U>
+REPARAM_INLINE U1Words<U> u1_words(U lo, U hi) {
+  const U t = bor(lo, set1_u32(1));
+  const auto upper = top_bit(hi);
+  return {select(upper, sub(set1_u32(0), t), t), select(upper, bxor(hi, set1_u32(0xFFFFFFFFu)), hi), upper};
 }
 
 // The 32-bit-lane part of cos_sin_f64, shared by the lower and upper halves.

@@ -237,11 +237,8 @@ void fill_normal_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, do
     using H = typename MakePackIdx<2 * G>::type;  // lower and upper halves of each group
     const Words4<G> b = philox_lanes<G>(c, sk.key);
     // u1 from words 0 (low) and 1 (high); for u1 >= 1/2 use 2**64 - t, formed exactly
-    const auto t = bor(b.w[0], set1_u32(1));
-    const auto upper = top_bit(b.w[1]);
-    const auto vlo = select(upper, sub(set1_u32(0), t), t);
-    const auto vhi = select(upper, bxor(b.w[1], set1_u32(0xFFFFFFFFu)), b.w[1]);
-    const auto r = radius_f64(halves_f64(H{}, vlo), halves_f64(H{}, vhi), halves_mask(H{}, upper));
+    const auto u1 = u1_words(b.w[0], b.w[1]);
+    const auto r = radius_f64(halves_f64(H{}, u1.vlo), halves_f64(H{}, u1.vhi), halves_mask(H{}, u1.upper));
     const auto aw = angle_words(b.w[3], b.w[2]);
     std::remove_const_t<decltype(r)> cs, sn;
     cos_sin_f64(halves_f64(H{}, aw.top), halves_f64(H{}, aw.bottom), halves_mask(H{}, aw.odd),
@@ -275,6 +272,42 @@ void fill_uniform_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, d
   });
 }
 
+// Exp(1) variates by inversion, E = -log(u1) with the radius's u1 and logarithm: one
+// value per word (float32, u1 = (w | 1) / 2**32) or per 64-bit slot (float64, u1 =
+// ((hi:lo) | 1) / 2**64), so in (0, 22.2] and (0, 44.4]; never 0, inf or NaN.
+void fill_exponential_f32(const StreamKey& sk, std::uint64_t start, std::size_t n, float* out, bool streaming) {
+  fill_with<4, REPARAM_FILL_GROUPS_F32>(streaming, sk, start, n, out, [&](auto groups, Counter128 c, float* dst) {
+    constexpr int G = decltype(groups)::value;
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
+    const F32 minus_one = set1_f32(-1.0f);
+    const auto e0 = mul(log_u1_f32(b.w[0]), minus_one), e1 = mul(log_u1_f32(b.w[1]), minus_one);
+    const auto e2 = mul(log_u1_f32(b.w[2]), minus_one), e3 = mul(log_u1_f32(b.w[3]), minus_one);
+    for_each_member<G>([&](auto g_) {
+      constexpr int g = decltype(g_)::value;
+      store_interleave4(dst + g * 4 * kLanes32, at<g>(e0), at<g>(e1), at<g>(e2), at<g>(e3));
+    });
+  });
+}
+
+void fill_exponential_f64(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out, bool streaming) {
+  fill_with<2, REPARAM_FILL_GROUPS_F64>(streaming, sk, start, n, out, [&](auto groups, Counter128 c, double* dst) {
+    constexpr int G = decltype(groups)::value;
+    using H = typename MakePackIdx<2 * G>::type;  // lower and upper halves of each group
+    const Words4<G> b = philox_lanes<G>(c, sk.key);
+    const auto a = u1_words(b.w[0], b.w[1]);  // slot 2k: words 0 (low) and 1 (high)
+    const auto d = u1_words(b.w[2], b.w[3]);  // slot 2k + 1: words 2 and 3
+    const F64 minus_one = set1_f64(-1.0);
+    const auto ea = mul(log_u1_f64(halves_f64(H{}, a.vlo), halves_f64(H{}, a.vhi), halves_mask(H{}, a.upper)),
+                        minus_one);
+    const auto ed = mul(log_u1_f64(halves_f64(H{}, d.vlo), halves_f64(H{}, d.vhi), halves_mask(H{}, d.upper)),
+                        minus_one);
+    for_each_member<2 * G>([&](auto h_) {
+      constexpr int h = decltype(h_)::value;
+      store_interleave2(dst + h * kLanes64 * 2, at<h>(ea), at<h>(ed));
+    });
+  });
+}
+
 #include "affine_kernels.hpp"
 #include "gradient_kernels.hpp"
 #include "closed_form_kernels.hpp"
@@ -285,7 +318,8 @@ const KernelTable kTable = {kTargetName,     fill_raw,         fill_normal_f32, 
                             add_block_sums,
                             dsigma_f32,      dsigma_f64,       grad_finish_f32,        grad_finish_f64,
                             grad_finish_f32_to_f64,            grad_tiles_f32,         grad_tiles_f64,
-                            closed_form_f32, closed_form_f32_to_f64,                   closed_form_f64};
+                            closed_form_f32, closed_form_f32_to_f64,                   closed_form_f64,
+                            fill_exponential_f32,              fill_exponential_f64};
 
 }  // namespace
 }  // namespace REPARAM_NS

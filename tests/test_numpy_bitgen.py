@@ -286,7 +286,9 @@ CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
 }
 NOT_DRAWS = {"bit_generator"}  # a property, checked above
 # reparam's own methods (SIMD kernels); every other method is NumPy's code on the stream
-REPARAM_METHODS = {"standard_normal", "normal", "random", "uniform"}
+REPARAM_METHODS = {"standard_normal", "normal", "random", "uniform", "standard_exponential", "exponential"}
+# reparam's methods that give NumPy's values for the same state
+SAME_AS_NUMPY = {"random", "uniform"}
 # NumPy's code that draws its normals through self.standard_normal, so through reparam's
 USES_STANDARD_NORMAL = {"multivariate_normal"}
 
@@ -319,8 +321,8 @@ def test_every_numpy_method_works_and_reproduces(name: str) -> None:
     np.testing.assert_equal(a, b)
     n = np.random.Generator(reparam.Philox(0))
     c = _call(n, name)
-    if name in REPARAM_METHODS - {"random", "uniform"} or name in USES_STANDARD_NORMAL:
-        return  # reparam's Box-Muller normals, not NumPy's ziggurat
+    if name in REPARAM_METHODS - SAME_AS_NUMPY or name in USES_STANDARD_NORMAL:
+        return  # reparam's Box-Muller normals and inversion exponentials, not NumPy's ziggurats
     np.testing.assert_equal(a, c)
     assert g.bit_generator.state == n.bit_generator.state
 

@@ -16,7 +16,16 @@
 
 namespace reparam::bindings {
 
-enum class Kind { Normal, Uniform, Raw };
+enum class Kind { Normal, Uniform, Exponential, Raw };
+
+template <class T>
+inline auto fill_kernel(const KernelTable& k, Kind kind) {
+  if constexpr (std::is_same_v<T, float>) {
+    return kind == Kind::Normal ? k.fill_normal_f32 : kind == Kind::Uniform ? k.fill_uniform_f32 : k.fill_exponential_f32;
+  } else {
+    return kind == Kind::Normal ? k.fill_normal_f64 : kind == Kind::Uniform ? k.fill_uniform_f64 : k.fill_exponential_f64;
+  }
+}
 
 // Below this many values the kernel takes less time than releasing and re-taking
 // the GIL, and nothing could run meanwhile anyway; at and above it the GIL is released.
@@ -54,10 +63,8 @@ inline void fill_typed(PhiloxState& state, T* data, std::size_t n, Kind kind) {
   }
   if constexpr (std::is_same_v<T, std::uint32_t>) {
     run_fill(r, n, data, k.fill_raw);
-  } else if constexpr (std::is_same_v<T, float>) {
-    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f32 : k.fill_uniform_f32);
   } else {
-    run_fill(r, n, data, kind == Kind::Normal ? k.fill_normal_f64 : k.fill_uniform_f64);
+    run_fill(r, n, data, fill_kernel<T>(k, kind));
   }
 }
 

@@ -67,6 +67,8 @@ void register_sampling(py::module_& m) {
         py::arg("out"));
   m.def("fill_uniform", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Uniform); }, py::arg("state"),
         py::arg("out"));
+  m.def("fill_exponential", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Exponential); },
+        py::arg("state"), py::arg("out"));
   m.def("fill_raw", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Raw); }, py::arg("state"),
         py::arg("out"));
   m.def("stream_fill", &stream_fill, py::arg("kind"), py::arg("key"), py::arg("ctr_lo"), py::arg("ctr_hi"),
@@ -79,17 +81,15 @@ void fill_at(const std::string& kind, const StreamPosition& r, py::array& out) {
   if (kind == "raw") {
     run_fill(r, n, static_cast<std::uint32_t*>(checked_buffer<std::uint32_t>(out, "out")),
              k.fill_raw);
-  } else if (kind == "normal" || kind == "uniform") {
-    const bool normal = kind == "normal";
+  } else if (kind == "normal" || kind == "uniform" || kind == "exponential") {
+    const Kind fk = kind == "normal" ? Kind::Normal : kind == "uniform" ? Kind::Uniform : Kind::Exponential;
     if (has_dtype<float>(out)) {
-      run_fill(r, n, static_cast<float*>(checked_buffer<float>(out, "out")),
-               normal ? k.fill_normal_f32 : k.fill_uniform_f32);
+      run_fill(r, n, static_cast<float*>(checked_buffer<float>(out, "out")), fill_kernel<float>(k, fk));
     } else {
-      run_fill(r, n, static_cast<double*>(checked_buffer<double>(out, "out")),
-               normal ? k.fill_normal_f64 : k.fill_uniform_f64);
+      run_fill(r, n, static_cast<double*>(checked_buffer<double>(out, "out")), fill_kernel<double>(k, fk));
     }
   } else {
-    throw py::value_error("kind must be 'normal', 'uniform' or 'raw', got '" + kind + "'");
+    throw py::value_error("kind must be 'normal', 'uniform', 'exponential' or 'raw', got '" + kind + "'");
   }
 }
 

@@ -93,8 +93,9 @@ std::string hex_of(T v) {
 
 // ------------------------------------------------------------------ kernel kinds
 
-enum Kind { kRaw, kNormalF32, kUniformF32, kNormalF64, kUniformF64, kNumKinds };
-const char* const kKindName[kNumKinds] = {"raw", "normal_f32", "uniform_f32", "normal_f64", "uniform_f64"};
+enum Kind { kRaw, kNormalF32, kUniformF32, kNormalF64, kUniformF64, kExponentialF32, kExponentialF64, kNumKinds };
+const char* const kKindName[kNumKinds] = {"raw",        "normal_f32",      "uniform_f32",    "normal_f64",
+                                          "uniform_f64", "exponential_f32", "exponential_f64"};
 
 // Output buffers: the scalar result and a scratch buffer for the other targets, each
 // with guard elements after the end and room for a misaligning offset in front.
@@ -136,12 +137,14 @@ void call_kernel(const KernelTable& t, Kind, const StreamKey& sk, std::uint64_t 
 template <>
 void call_kernel(const KernelTable& t, Kind kind, const StreamKey& sk, std::uint64_t start, std::size_t n,
                  float* out, bool streaming) {
-  (kind == kNormalF32 ? t.fill_normal_f32 : t.fill_uniform_f32)(sk, start, n, out, streaming);
+  (kind == kNormalF32 ? t.fill_normal_f32 : kind == kUniformF32 ? t.fill_uniform_f32 : t.fill_exponential_f32)(
+      sk, start, n, out, streaming);
 }
 template <>
 void call_kernel(const KernelTable& t, Kind kind, const StreamKey& sk, std::uint64_t start, std::size_t n,
                  double* out, bool streaming) {
-  (kind == kNormalF64 ? t.fill_normal_f64 : t.fill_uniform_f64)(sk, start, n, out, streaming);
+  (kind == kNormalF64 ? t.fill_normal_f64 : kind == kUniformF64 ? t.fill_uniform_f64 : t.fill_exponential_f64)(
+      sk, start, n, out, streaming);
 }
 
 // ------------------------------------------------------------------ cases
@@ -1395,8 +1398,8 @@ int main(int argc, char** argv) {
   // every small case.
   constexpr std::size_t kLongRef = kSmallStarts + kSmallLengths;
   std::vector<std::uint32_t> long_raw(kLongRef), raw_ref(max_n);
-  std::vector<float> long_nf32(kLongRef), long_uf32(kLongRef);
-  std::vector<double> long_nf64(kLongRef), long_uf64(kLongRef);
+  std::vector<float> long_nf32(kLongRef), long_uf32(kLongRef), long_ef32(kLongRef);
+  std::vector<double> long_nf64(kLongRef), long_uf64(kLongRef), long_ef64(kLongRef);
   bool have_long = false;
   std::uint64_t long_key = 0;
   std::uint32_t long_ctr[4] = {0, 0, 0, 0};
@@ -1417,6 +1420,8 @@ int main(int argc, char** argv) {
       s.fill_uniform_f32(sk, 0, kLongRef, long_uf32.data(), false);
       s.fill_normal_f64(sk, 0, kLongRef, long_nf64.data(), false);
       s.fill_uniform_f64(sk, 0, kLongRef, long_uf64.data(), false);
+      s.fill_exponential_f32(sk, 0, kLongRef, long_ef32.data(), false);
+      s.fill_exponential_f64(sk, 0, kLongRef, long_ef64.data(), false);
       have_long = true;
       long_key = cs.key;
       std::memcpy(long_ctr, cs.ctr, sizeof long_ctr);
@@ -1444,6 +1449,12 @@ int main(int argc, char** argv) {
           break;
         case kUniformF64:
           h = run_kind(id, cs, kind, targets, ref.f64, scratch.f64, small ? long_uf64.data() : nullptr, th, first);
+          break;
+        case kExponentialF32:
+          h = run_kind(id, cs, kind, targets, ref.f32, scratch.f32, small ? long_ef32.data() : nullptr, th, first);
+          break;
+        case kExponentialF64:
+          h = run_kind(id, cs, kind, targets, ref.f64, scratch.f64, small ? long_ef64.data() : nullptr, th, first);
           break;
         default: break;
       }
