@@ -154,6 +154,8 @@ struct KernelTable {
                                bool streaming);
   void (*fill_exponential_f64)(const StreamKey& sk, std::uint64_t start, std::size_t n, double* out,
                                bool streaming);
+  // x = exp(x) in place over n values (the closed forms' exp_f64).
+  void (*exp_inplace_f64)(std::size_t n, double* x);
 };
 
 // One table per compiled target; nullptr for targets this build does not have.

@@ -308,6 +308,19 @@ void fill_exponential_f64(const StreamKey& sk, std::uint64_t start, std::size_t 
   });
 }
 
+// x = exp(x) over n float64 values in place, with the closed forms' exp (the same bits on
+// every target): lognormal variates from normal ones.
+void exp_inplace_f64(std::size_t n, double* x) {
+  std::size_t j = 0;
+  for (; j + kLanes64 <= n; j += kLanes64) store(x + j, exp_f64(load(x + j)));
+  if (j < n) {
+    alignas(64) double t[kLanes64] = {};
+    std::memcpy(t, x + j, (n - j) * sizeof(double));
+    store(t, exp_f64(load(t)));
+    std::memcpy(x + j, t, (n - j) * sizeof(double));
+  }
+}
+
 #include "affine_kernels.hpp"
 #include "gradient_kernels.hpp"
 #include "closed_form_kernels.hpp"
@@ -319,7 +332,7 @@ const KernelTable kTable = {kTargetName,     fill_raw,         fill_normal_f32, 
                             dsigma_f32,      dsigma_f64,       grad_finish_f32,        grad_finish_f64,
                             grad_finish_f32_to_f64,            grad_tiles_f32,         grad_tiles_f64,
                             closed_form_f32, closed_form_f32_to_f64,                   closed_form_f64,
-                            fill_exponential_f32,              fill_exponential_f64};
+                            fill_exponential_f32,              fill_exponential_f64,   exp_inplace_f64};
 
 }  // namespace
 }  // namespace REPARAM_NS

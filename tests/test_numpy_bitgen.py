@@ -286,7 +286,8 @@ CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
 }
 NOT_DRAWS = {"bit_generator"}  # a property, checked above
 # reparam's own methods (SIMD kernels); every other method is NumPy's code on the stream
-REPARAM_METHODS = {"standard_normal", "normal", "random", "uniform", "standard_exponential", "exponential"}
+REPARAM_METHODS = {"standard_normal", "normal", "random", "uniform", "lognormal", "standard_exponential",
+                   "exponential"}
 # reparam's methods that give NumPy's values for the same state
 SAME_AS_NUMPY = {"random", "uniform"}
 # NumPy's code that draws its normals through self.standard_normal, so through reparam's

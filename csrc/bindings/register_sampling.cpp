@@ -60,9 +60,23 @@ void stream_fill(const std::string& kind, std::uint64_t key, std::uint64_t ctr_l
   fill_at(kind, stream_at(base, start, offset, unit), out);
 }
 
+// x = exp(x) in place (float64), by the closed forms' exp: lognormal variates.
+void exp_inplace(py::array& x) {
+  double* d = static_cast<double*>(checked_buffer<double>(x, "x"));
+  const std::size_t n = std::size_t(x.size());
+  const KernelTable& k = active_kernels();
+  if (n < kReleaseGilAt) {
+    k.exp_inplace_f64(n, d);
+    return;
+  }
+  ReleasedGil nogil;  // the kernel touches only x
+  parallel_ranges(n, [&](std::size_t off, std::size_t count) { k.exp_inplace_f64(count, d + off); });
+}
+
 }  // namespace
 
 void register_sampling(py::module_& m) {
+  m.def("exp_inplace", &exp_inplace, py::arg("x"));
   m.def("fill_normal", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Normal); }, py::arg("state"),
         py::arg("out"));
   m.def("fill_uniform", [](PhiloxState& s, py::array& out) { fill(s, out, Kind::Uniform); }, py::arg("state"),

@@ -90,13 +90,13 @@ def _as_float64(x: Any, name: str) -> np.ndarray[Any, Any]:
         raise type(exc)(f"{name} must be real numbers: {exc}") from None
 
 
-def _check_scale(scale: np.ndarray[Any, Any]) -> None:
+def _check_scale(scale: np.ndarray[Any, Any], name: str = "scale") -> None:
     """Refuse negative scales, -0.0 included (as NumPy); NaN passes and propagates."""
     negative = _negative(scale)
     if negative.any():
         bad = int(np.flatnonzero(negative.ravel())[0])
         raise ValueError(
-            f"scale < 0: scale must be non-negative, got {scale.ravel()[bad]} at flat index {bad}"
+            f"{name} < 0: {name} must be non-negative, got {scale.ravel()[bad]} at flat index {bad}"
         )
 
 
@@ -151,8 +151,8 @@ class Generator(np.random.Generator):
 
     A ``numpy.random.Generator`` on a :class:`Philox` stream: every NumPy method, with
     NumPy's signatures, broadcasting, return types and exceptions. `standard_normal`,
-    `normal`, `random`, `uniform`, `standard_exponential` and `exponential` run on
-    reparam's SIMD, multi-threaded kernels; the
+    `normal`, `random`, `uniform`, `lognormal`, `standard_exponential` and `exponential`
+    run on reparam's SIMD, multi-threaded kernels; the
     other methods are NumPy's own, drawing from the same stream through its bit
     generator interface (their word usage is NumPy's).
 
@@ -552,6 +552,59 @@ class Generator(np.random.Generator):
         _core.fill_exponential(self._state, res)
         with np.errstate(all="ignore"):  # inf scales give inf, as in NumPy
             np.multiply(res, scale_a, out=res)
+        if size is None and res.ndim == 0:
+            return float(res)
+        return res
+
+    def lognormal(  # type: ignore[override]  # NumPy's arguments, one signature
+        self, mean: Any = 0.0, sigma: Any = 1.0, size: int | tuple[int, ...] | None = None
+    ) -> Any:
+        """lognormal(mean=0.0, sigma=1.0, size=None)
+
+        Draw samples from the log-normal distribution: ``exp(mean + sigma * eps)``.
+
+        ``eps`` are the float64 values `standard_normal` would have returned for the same
+        shape, ``mean + sigma * eps`` is rounded as in `normal`, and exp is reparam's
+        float64 exp (the closed forms' own, the same bits on every SIMD path).
+
+        Parameters
+        ----------
+        mean : float or array_like of floats
+            Mean of the underlying normal.
+        sigma : float or array_like of floats
+            Standard deviation of the underlying normal; must be non-negative.
+        size : int or tuple of ints, optional
+            Output shape. If None, the broadcast shape of `mean` and `sigma`.
+
+        Returns
+        -------
+        float or ndarray
+            A Python float when `mean` and `sigma` are scalars and `size` is None.
+
+        Raises
+        ------
+        ValueError
+            If `sigma` has a negative element, or the shapes do not broadcast to `size`.
+        """
+        mean_a = _as_float64(mean, "mean")
+        sigma_a = _as_float64(sigma, "sigma")
+        if mean_a.ndim == 0 and sigma_a.ndim == 0:
+            _check_real_scalar(mean, "mean")
+            _check_real_scalar(sigma, "sigma")
+        _check_scale(sigma_a, "sigma")
+        bshape = _broadcast_or_none(mean_a.shape, sigma_a.shape)
+        shape = _normalize_size(size) if size is not None else bshape
+        if bshape is None or shape is None or _broadcast_or_none(bshape, shape) != shape:
+            raise ValueError(
+                "shape mismatch: objects cannot be broadcast to a single shape: "
+                f"mean {mean_a.shape}, sigma {sigma_a.shape}" + ("" if size is None else f", size {shape}")
+            )
+        res = empty(shape, _F64, "lognormal")
+        _core.fill_normal(self._state, res)
+        with np.errstate(all="ignore"):
+            np.multiply(res, sigma_a, out=res)
+            np.add(res, mean_a, out=res)
+        _core.exp_inplace(res)
         if size is None and res.ndim == 0:
             return float(res)
         return res
