@@ -72,6 +72,23 @@ def test_distribution() -> None:
     assert stats.kstest(np.log(z), "norm", args=(0.3, 0.7)).pvalue > 1e-6
 
 
+def test_fast_path_equals_general_path() -> None:
+    """Python-number arguments with a size take a shorter path: the same values."""
+    for mean, sigma in ((0.5, 2.0), (1, 3), (-2.0, 0.0), (0.0, float("nan")), (2**70, 1e-30)):
+        a = reparam.default_rng(4).lognormal(mean, sigma, 1000)
+        b = reparam.default_rng(4).lognormal(np.float64(mean), np.array(float(sigma)), 1000)
+        np.testing.assert_array_equal(a, b)
+    for scale in (0.5, 3, 0.0, float("inf")):
+        a = reparam.default_rng(4).exponential(scale, 1000)
+        b = reparam.default_rng(4).exponential(np.array(float(scale)), 1000)
+        np.testing.assert_array_equal(a, b)
+    for bad in (-0.0, -1.0, -1):
+        with pytest.raises(ValueError, match="must be non-negative"):
+            reparam.default_rng(4).lognormal(0.0, bad, 10)
+        with pytest.raises(ValueError, match="must be non-negative"):
+            reparam.default_rng(4).exponential(bad, 10)
+
+
 def test_shapes_and_forms() -> None:
     g = reparam.default_rng(1)
     assert type(g.lognormal()) is float

@@ -535,6 +535,18 @@ class Generator(np.random.Generator):
         ValueError
             If `scale` has a negative element, or its shape does not broadcast to `size`.
         """
+        if size is not None and type(scale) in _PLAIN_REALS:
+            try:
+                sc = float(scale)
+            except OverflowError:
+                pass
+            else:
+                if not math.copysign(1.0, sc) < 0.0:
+                    res = empty(_normalize_size(size), _F64, "exponential")
+                    _core.fill_exponential(self._state, res)
+                    with np.errstate(all="ignore"):
+                        np.multiply(res, sc, out=res)
+                    return res
         scale_a = _as_float64(scale, "scale")
         if scale_a.ndim == 0:
             _check_real_scalar(scale, "scale")
@@ -586,6 +598,21 @@ class Generator(np.random.Generator):
         ValueError
             If `sigma` has a negative element, or the shapes do not broadcast to `size`.
         """
+        if size is not None and type(mean) in _PLAIN_REALS and type(sigma) in _PLAIN_REALS:
+            # Python numbers and a size (the common call): the checks below on floats
+            try:
+                m, sd = float(mean), float(sigma)
+            except OverflowError:
+                pass  # an int beyond float64: the general path says so
+            else:
+                if not math.copysign(1.0, sd) < 0.0:  # -0.0 and negatives: the general path
+                    res = empty(_normalize_size(size), _F64, "lognormal")
+                    _core.fill_normal(self._state, res)
+                    with np.errstate(all="ignore"):
+                        np.multiply(res, sd, out=res)
+                        np.add(res, m, out=res)
+                    _core.exp_inplace(res)
+                    return res
         mean_a = _as_float64(mean, "mean")
         sigma_a = _as_float64(sigma, "sigma")
         if mean_a.ndim == 0 and sigma_a.ndim == 0:
