@@ -4,11 +4,14 @@ checked, only what the table and the JSON say and how the rows are ordered)."""
 from __future__ import annotations
 
 import json
+import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import reparam
@@ -135,3 +138,63 @@ def test_sizes_sweep_pairs_compute_the_same_thing() -> None:
                              None)
     with pytest.raises(AssertionError, match="dtype"):
         _bench.check_sweep(wide, wide.reparam(), wide.peer(), "float32")
+
+
+def _markdown_table(text: str, first_cell: str) -> list[list[str]]:
+    """The rows (cells stripped) of the Markdown table whose header starts with `first_cell`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_cell} |"))
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        assert line.endswith("|"), line
+        table.append([c.strip() for c in line[1:-1].split("|")])
+    header, rule, *rows = table
+    assert len(rule) == len(header) and all(set(c) <= set(":-") and "-" in c for c in rule), rule
+    assert all(len(r) == len(header) for r in rows), table
+    return [header, *rows]
+
+
+def test_markdown_names_the_machine_and_prints_one_table() -> None:
+    """``--markdown``: a paragraph naming the command, date, CPU, cores, SIMD path and
+    versions, then one table with a row per (n, dtype, threads) and a column per library."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "reparam", "bench", "--markdown", "--sizes", "1000", "2e5", "--threads", "1", "2",
+         "--mt-min-size", "1e5", "--libs", "reparam", "numpy", "--repeats", "2", "--min-time", "0.001"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    head = proc.stdout.splitlines()[0]
+    cmd = "python -m reparam bench --markdown --sizes 1000 2e5 --threads 1 2"
+    assert head.startswith(f"Measured with `{cmd}"), head
+    assert f"**{_bench._cpu_model()}**" in head and _bench._cpu_model() not in ("", "unknown CPU")
+    selected = reparam.simd_info()["selected"]
+    assert f"SIMD path `{selected}`" in head
+    assert f"Python {platform.python_version()}, NumPy {np.__version__}" in head
+    assert re.search(r" on \d{4}-\d\d-\d\d \d\d:\d\d UTC: ", head) and re.search(r"\(\d+ cores", head)
+    header, *rows = _markdown_table(proc.stdout, "n")
+    assert header == ["n", "dtype", "threads", f"reparam ({selected}) ns/value", "numpy ns/value",
+                      "reparam vs NumPy"]
+    assert [r[:3] for r in rows] == [[n, dt, t] for dt in ("float32", "float64")
+                                     for n, t in (("1000", "1"), ("200000", "1"), ("200000", "2"))]
+    for r in rows:
+        assert float(r[3]) > 0 and float(r[4].replace(",", "")) > 0 and r[5].endswith("x")
+        assert float(r[5][:-1]) > 0
+
+
+def test_markdown_sizes_sweep() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "reparam", "bench", "--sizes-sweep", "--markdown", "--sizes", "40", "--dtypes",
+         "float64", "--libs", "reparam", "numpy", "--repeats", "2", "--min-time", "0.0005"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    head = proc.stdout.splitlines()[0]
+    assert head.startswith("Measured with `python -m reparam bench --sizes-sweep --markdown")
+    assert f"**{_bench._cpu_model()}**" in head and f"SIMD path `{reparam.simd_info()['selected']}`" in head
+    cases = [c.name for c in _bench.sweep_cases(None)]
+    header, *rows = _markdown_table(proc.stdout, "entry point")
+    assert header == ["entry point", "40"] and [r[0] for r in rows] == cases
+    assert all(r[1].endswith("x") and float(r[1][:-1]) > 0 for r in rows)
+    header, *rows = _markdown_table(proc.stdout.split("medians in us per call")[1], "entry point")
+    assert header == ["entry point", "n", "dtype", "reparam us", "peer us", "peer/reparam"]
+    assert [(r[0], r[1], r[2]) for r in rows] == [(c, "40", "float64") for c in cases]

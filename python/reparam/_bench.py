@@ -190,18 +190,25 @@ def _optional_module(name: str) -> Any:
 def _cpu_model() -> str:
     """_cpu_model()
 
-    The CPU model name from /proc/cpuinfo, else what `platform` knows.
+    The CPU model name from /proc/cpuinfo (with its x86 family and model numbers,
+    which tell apart CPUs that a VM names only "AMD EPYC"), else what `platform` knows.
     """
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
                 key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Model", "Hardware", "cpu model"):
-                    if value.strip():
-                        return value.strip()
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    name = next((fields[k] for k in ("model name", "Model", "Hardware", "cpu model") if fields.get(k)), "")
+    if not name:
+        return platform.processor() or platform.machine() or "unknown CPU"
+    if fields.get("cpu family") and fields.get("model"):
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def _usable_cores() -> int:
@@ -275,6 +282,7 @@ def _machine_info(torch: Any, jax: Any) -> dict[str, Any]:
         "versions": versions,
         "loadavg": _loadavg(),
         "busy_cores": _busy_cores(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
 
 
@@ -402,6 +410,13 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="shortest timed batch; small n loops calls up to it (default 0.02, 0.005 with --quick)",
+    )
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print a paste-ready Markdown report instead: a paragraph naming the command, date, CPU, "
+        "cores, SIMD path and versions, then one compact table (one row per size, dtype and thread "
+        "count, one column per library; with --sizes-sweep: the ratio tables, then every time)",
     )
     p.add_argument("--plot", metavar="FILE.png", help="save a bar chart (needs matplotlib)")
     p.add_argument("--json", metavar="FILE", help="save machine info and all rows as JSON")
@@ -663,6 +678,57 @@ def _format_header(command: str, info: dict[str, Any], settings: str) -> str:
             f"timing:  {settings}",
         ]
     )
+
+
+def _markdown_header(command: str, info: dict[str, Any], settings: str) -> str:
+    """_markdown_header(command, info, settings)
+
+    A Markdown paragraph naming the command, the date, the machine (CPU model, cores,
+    load, SIMD path) and the versions, then the timing method.
+    """
+    simd = info["simd"]
+    versions = info["versions"]
+    names = {"python": "Python", "numpy": "NumPy", "torch": "torch", "jax": "jax", "reparam": "reparam"}
+    ordered = [f"{names[k]} {versions[k]}" for k in ("python", "numpy", "torch", "jax", "reparam") if k in versions]
+    cores = f"{info['cores']} cores"
+    if info["usable_cores"] != info["cores"]:
+        cores += f", {info['usable_cores']} usable"
+    if info["loadavg"] is not None:
+        cores += f", load average {info['loadavg']:.2f}"
+    busy = info["busy_cores"]
+    if busy is not None:
+        cores += f", {busy:.2f} cores busy with other work at the start"
+    return "\n".join(
+        [
+            f"Measured with `{command}` on {info.get('date', 'an unknown date')}: "
+            f"**{info['cpu']}** ({cores}), {info['platform']}, SIMD path `{simd['selected']}` "
+            f"(supported: {', '.join(simd['supported'])}); {', '.join(ordered)}.",
+            "",
+            f"Timing: {settings}.",
+        ]
+    )
+
+
+def _format_markdown(results: Sequence[BenchResult]) -> str:
+    """_format_markdown(results)
+
+    One Markdown table: a row per (dtype, n, thread count), a column of ns/value per
+    library (row label), and reparam's ratio to NumPy.
+    """
+    labels = list(dict.fromkeys(r.label for r in results))
+    groups = list(dict.fromkeys((r.dtype, r.n, r.group_threads) for r in results))
+    lines = [
+        "| n | dtype | threads | " + " | ".join(f"{lab} ns/value" for lab in labels) + " | reparam vs NumPy |",
+        "|---:|:---|---:|" + "---:|" * len(labels) + "---:|",
+    ]
+    for dtype, n, t in groups:
+        rows = {r.label: r for r in results if (r.dtype, r.n, r.group_threads) == (dtype, n, t)}
+        mine = [r for r in rows.values() if r.library == "reparam"]
+        best = next((r for r in mine if r.label.endswith("*")), mine[0] if len(mine) == 1 else None)
+        ratio = "" if best is None or best.vs_numpy is None else f"{best.vs_numpy:.2f}x"
+        cells = [_fmt(rows[lab].ns_per_value) if lab in rows else "" for lab in labels]
+        lines.append(f"| {_fmt_n(n)} | {dtype} | {t} | " + " | ".join(cells) + f" | {ratio} |")
+    return "\n".join(lines)
 
 
 def run_benchmarks(
@@ -1432,6 +1498,26 @@ def _format_sweep(results: Sequence[SweepResult]) -> str:
     return "\n\n".join(blocks)
 
 
+def _format_sweep_markdown(results: Sequence[SweepResult]) -> str:
+    """_format_sweep_markdown(results)
+
+    The ratio tables of `_format_sweep`, then one table of every median.
+    """
+    names = list(dict.fromkeys(r.case for r in results))
+    text = _format_sweep(results)
+    start = text.find("peer/reparam, ")
+    ratios = [text[start:]] if start >= 0 else []
+    lines = [
+        "| entry point | n | dtype | reparam us | peer us | peer/reparam |",
+        "|:---|---:|:---|---:|---:|---:|",
+    ]
+    for name in names:
+        for r in (r for r in results if r.case == name):
+            lines.append(f"| {name} | {_fmt_n(r.n)} | {r.dtype} | {_fmt_us(r.reparam_seconds)} "
+                         f"| {_fmt_us(r.peer_seconds)} | {r.ratio:.2f}x |")
+    return "\n\n".join([*ratios, "medians in us per call\n\n" + "\n".join(lines)])
+
+
 def _sweep_main(args: argparse.Namespace, args_list: Sequence[str], progress: Callable[[str], None]) -> int:
     """_sweep_main(args, args_list, progress)
 
@@ -1467,9 +1553,14 @@ def _sweep_main(args: argparse.Namespace, args_list: Sequence[str], progress: Ca
     results = run_sweep(sizes, args.dtypes, quick=args.quick, repeats=args.repeats, min_time=args.min_time,
                         torch=torch, progress=progress)
     progress(f"total {time.perf_counter() - started:.1f} s")
-    print(_format_header(command, info, settings))
-    print()
-    print(_format_sweep(results))
+    if args.markdown:
+        print(_markdown_header(command, info, settings))
+        print()
+        print(_format_sweep_markdown(results))
+    else:
+        print(_format_header(command, info, settings))
+        print()
+        print(_format_sweep(results))
     sys.stdout.flush()
     if args.json:
         _write_json(args.json, command, info, settings, results)
@@ -1570,9 +1661,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run_benchmarks(options, progress=progress, torch=torch, jax=jax)
     progress(f"total {time.perf_counter() - started:.1f} s")
 
-    print(_format_header(command, info, settings))
-    print()
-    print(_format_tables(results))
+    if args.markdown:
+        print(_markdown_header(command, info, settings))
+        print()
+        print(_format_markdown(results))
+    else:
+        print(_format_header(command, info, settings))
+        print()
+        print(_format_tables(results))
     sys.stdout.flush()
 
     if args.json:
