@@ -104,7 +104,7 @@ def test_shapes_and_forms() -> None:
         ((0.0, -1.0), ValueError, "sigma must be non-negative, got -1.0"),
         ((0.0, [1.0, -0.0]), ValueError, "sigma < 0: .* at flat index 1"),
         ((np.zeros(2), 1.0, 3), ValueError, r"mean \(2,\), sigma \(\), size \(3,\)"),
-        ((np.zeros(2), np.ones(3)), ValueError, r"mean \(2,\), sigma \(3,\)"),
+        ((np.zeros(2), np.ones(3)), ValueError, r"mean \(2,\) and sigma \(3,\)$"),
         ((None, 1.0), TypeError, "mean must be real number"),
         (("x", 1.0), ValueError, "mean must be real numbers"),
     ],

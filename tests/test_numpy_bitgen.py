@@ -388,6 +388,7 @@ def test_uniform_call_splits() -> None:
         ((2.0, 1.0, 5), ValueError, "high - low must be non-negative, got -1.0"),
         ((0.0, float("nan"), 5), OverflowError, "high - low must be finite, got nan"),
         ((np.zeros(3), [1.0, 1.0, -1.0]), ValueError, "non-negative, got -1.0 at flat index 2"),
+        ((np.zeros(2), np.ones(3)), ValueError, r"^shape mismatch: .*low \(2,\) and high \(3,\)$"),
         ((np.zeros(2), 1.0, 3), ValueError, "low \\(2,\\)"),
         (("a", 1.0), ValueError, "low must be real numbers"),
         ((None, 1.0), TypeError, "low must be real number"),

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     _Array64: TypeAlias = npt.NDArray[np.float64]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_PLAIN_REALS = (float, int)  # exact types: bool, NumPy scalars and subclasses take the general path
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 
@@ -100,24 +99,48 @@ def _check_scale(scale: np.ndarray[Any, Any], name: str = "scale") -> None:
         )
 
 
-def _normal_shape(loc_shape: tuple[int, ...], scale_shape: tuple[int, ...], size: Any) -> tuple[int, ...]:
-    """The output shape of normal(): `size` if given (loc and scale must broadcast to it)."""
-    try:
-        bshape = broadcast_shapes(loc_shape, scale_shape)
-    except ValueError:
-        raise ValueError(
-            "shape mismatch: objects cannot be broadcast to a single shape: "
-            f"loc {loc_shape} and scale {scale_shape}"
-        ) from None
+def _param_shape(size: Any, **shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The output shape of a draw whose array parameters have `shapes` (by name): `size`
+    if given (every parameter must broadcast to it), else their broadcast shape."""
+    bshape = _broadcast_or_none(*shapes.values())
+    if bshape is None:
+        raise ValueError("shape mismatch: objects cannot be broadcast to a single shape: "
+                         + " and ".join(f"{name} {shape}" for name, shape in shapes.items()))
     if size is None:
         return bshape
     shape = _normalize_size(size)
     if _broadcast_or_none(bshape, shape) != shape:
-        raise ValueError(
-            "shape mismatch: objects cannot be broadcast to a single shape: "
-            f"loc {loc_shape}, scale {scale_shape}, size {shape}"
-        )
+        raise ValueError("shape mismatch: objects cannot be broadcast to a single shape: "
+                         + ", ".join(f"{name} {s}" for name, s in shapes.items()) + f", size {shape}")
     return shape
+
+
+def _normal_shape(loc_shape: tuple[int, ...], scale_shape: tuple[int, ...], size: Any) -> tuple[int, ...]:
+    """The output shape of normal(): `size` if given (loc and scale must broadcast to it)."""
+    return _param_shape(size, loc=loc_shape, scale=scale_shape)
+
+
+def _plain_float(value: Any) -> float | None:
+    """A Python int or float as a float, for the draws' short paths; None for anything else
+    (arrays, NumPy scalars, bools) or an int beyond float64, left to the general paths."""
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    return None
+
+
+def _check_range(range_a: np.ndarray[Any, Any]) -> None:
+    """uniform's high - low: finite (OverflowError), then non-negative (ValueError), in NumPy's order."""
+    for bad, exc, what in ((~np.isfinite(range_a), OverflowError, "finite"),
+                           (range_a < 0, ValueError, "non-negative")):
+        if bad.any():
+            i = int(np.flatnonzero(bad.ravel())[0])
+            where = f" at flat index {i}" if range_a.ndim else ""
+            raise exc(f"high - low must be {what}, got {float(range_a.ravel()[i])}{where}")
 
 
 def _check_real_scalar(x: Any, name: str) -> None:
@@ -535,32 +558,18 @@ class Generator(np.random.Generator):
         ValueError
             If `scale` has a negative element, or its shape does not broadcast to `size`.
         """
-        if size is not None and type(scale) in _PLAIN_REALS:
-            try:
-                sc = float(scale)
-            except OverflowError:
-                pass
-            else:
-                if not math.copysign(1.0, sc) < 0.0:
-                    res = empty(_normalize_size(size), _F64, "exponential")
-                    _core.fill_exponential(self._state, res)
-                    with np.errstate(all="ignore"):
-                        np.multiply(res, sc, out=res)
-                    return res
+        sc = None if size is None else _plain_float(scale)
+        if sc is not None and math.copysign(1.0, sc) > 0.0:  # the common call, short
+            res = empty(_normalize_size(size), _F64, "exponential")
+            _core.fill_exponential(self._state, res)
+            with np.errstate(all="ignore"):
+                np.multiply(res, sc, out=res)
+            return res
         scale_a = _as_float64(scale, "scale")
         if scale_a.ndim == 0:
             _check_real_scalar(scale, "scale")
         _check_scale(scale_a)
-        if size is None:
-            shape = scale_a.shape
-        else:
-            shape = _normalize_size(size)
-            if _broadcast_or_none(scale_a.shape, shape) != shape:
-                raise ValueError(
-                    "shape mismatch: objects cannot be broadcast to a single shape: "
-                    f"scale {scale_a.shape}, size {shape}"
-                )
-        res = empty(shape, _F64, "exponential")
+        res = empty(_param_shape(size, scale=scale_a.shape), _F64, "exponential")
         _core.fill_exponential(self._state, res)
         with np.errstate(all="ignore"):  # inf scales give inf, as in NumPy
             np.multiply(res, scale_a, out=res)
@@ -598,35 +607,24 @@ class Generator(np.random.Generator):
         ValueError
             If `sigma` has a negative element, or the shapes do not broadcast to `size`.
         """
-        if size is not None and type(mean) in _PLAIN_REALS and type(sigma) in _PLAIN_REALS:
-            # Python numbers and a size (the common call): the checks below on floats
-            try:
-                m, sd = float(mean), float(sigma)
-            except OverflowError:
-                pass  # an int beyond float64: the general path says so
-            else:
-                if not math.copysign(1.0, sd) < 0.0:  # -0.0 and negatives: the general path
-                    res = empty(_normalize_size(size), _F64, "lognormal")
-                    _core.fill_normal(self._state, res)
-                    with np.errstate(all="ignore"):
-                        np.multiply(res, sd, out=res)
-                        np.add(res, m, out=res)
-                    _core.exp_inplace(res)
-                    return res
+        m = None if size is None else _plain_float(mean)
+        sd = None if m is None else _plain_float(sigma)
+        # the common call, short; a negative sigma (-0.0 included) takes the general path's error
+        if m is not None and sd is not None and math.copysign(1.0, sd) > 0.0:
+            res = empty(_normalize_size(size), _F64, "lognormal")
+            _core.fill_normal(self._state, res)
+            with np.errstate(all="ignore"):
+                np.multiply(res, sd, out=res)
+                np.add(res, m, out=res)
+            _core.exp_inplace(res)
+            return res
         mean_a = _as_float64(mean, "mean")
         sigma_a = _as_float64(sigma, "sigma")
         if mean_a.ndim == 0 and sigma_a.ndim == 0:
             _check_real_scalar(mean, "mean")
             _check_real_scalar(sigma, "sigma")
         _check_scale(sigma_a, "sigma")
-        bshape = _broadcast_or_none(mean_a.shape, sigma_a.shape)
-        shape = _normalize_size(size) if size is not None else bshape
-        if bshape is None or shape is None or _broadcast_or_none(bshape, shape) != shape:
-            raise ValueError(
-                "shape mismatch: objects cannot be broadcast to a single shape: "
-                f"mean {mean_a.shape}, sigma {sigma_a.shape}" + ("" if size is None else f", size {shape}")
-            )
-        res = empty(shape, _F64, "lognormal")
+        res = empty(_param_shape(size, mean=mean_a.shape, sigma=sigma_a.shape), _F64, "lognormal")
         _core.fill_normal(self._state, res)
         with np.errstate(all="ignore"):
             np.multiply(res, sigma_a, out=res)
@@ -666,46 +664,26 @@ class Generator(np.random.Generator):
         ValueError
             If ``high < low`` somewhere, or the shapes of `low` and `high` do not broadcast to `size`.
         """
-        if size is not None and type(low) in _PLAIN_REALS and type(high) in _PLAIN_REALS:
-            # Python numbers and a size (the common call): the checks below on floats
-            try:
-                lo, span = float(low), float(high) - float(low)
-            except OverflowError:
-                pass  # an int beyond float64: the general path says so
-            else:
-                if math.isfinite(span) and span >= 0.0:
-                    res = empty(_normalize_size(size), _F64, "uniform")
-                    _core.fill_uniform(self._state, res)
-                    np.multiply(res, span, out=res)
-                    np.add(res, lo, out=res)
-                    return res
+        lo = None if size is None else _plain_float(low)
+        hi = None if lo is None else _plain_float(high)
+        if lo is not None and hi is not None:  # the common call, short
+            span = hi - lo
+            if math.isfinite(span) and span >= 0.0:
+                res = empty(_normalize_size(size), _F64, "uniform")
+                _core.fill_uniform(self._state, res)
+                np.multiply(res, span, out=res)
+                np.add(res, lo, out=res)
+                return res
         low_a = _as_float64(low, "low")
         high_a = _as_float64(high, "high")
         if low_a.ndim == 0 and high_a.ndim == 0:
             _check_real_scalar(low, "low")
             _check_real_scalar(high, "high")
+        _param_shape(None, low=low_a.shape, high=high_a.shape)  # before NumPy's own broadcast error
         with np.errstate(all="ignore"):
             range_a = np.subtract(high_a, low_a)
-        for bad_values, exc, what in ((~np.isfinite(range_a), OverflowError, "finite"),
-                                      (range_a < 0, ValueError, "non-negative")):
-            if bad_values.any():  # NumPy's order: an infinite or NaN range first
-                where = ""
-                if range_a.ndim:
-                    bad = int(np.flatnonzero(bad_values.ravel())[0])
-                    where = f" at flat index {bad}"
-                raise exc(f"high - low must be {what}, got {float(range_a.ravel()[bad if where else 0])}"
-                          f"{where}")
-        bshape = range_a.shape
-        if size is None:
-            shape = bshape
-        else:
-            shape = _normalize_size(size)
-            if _broadcast_or_none(bshape, shape) != shape:
-                raise ValueError(
-                    "shape mismatch: objects cannot be broadcast to a single shape: "
-                    f"low {low_a.shape}, high {high_a.shape}, size {shape}"
-                )
-        res = empty(shape, _F64, "uniform")
+        _check_range(range_a)  # NumPy's order: the range, then the size
+        res = empty(_param_shape(size, low=low_a.shape, high=high_a.shape), _F64, "uniform")
         _core.fill_uniform(self._state, res)
         # NumPy's random_uniform: low + range * u, one rounding each (no FMA in NumPy's loops)
         np.multiply(res, range_a, out=res)
